@@ -1,0 +1,33 @@
+"""Test-wide settings: no test reads the user's home, torch cache or a GPU by accident."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(tmp_path_factory, monkeypatch):
+    """Each test gets its own pseudonym key file and an empty torch cache (no real weights)."""
+    home = tmp_path_factory.mktemp("env")
+    monkeypatch.setenv("WBS_PSEUDONYM_KEY_FILE", str(home / "pseudonym.key"))
+    monkeypatch.setenv("TORCH_HOME", str(home / "torch"))
+    monkeypatch.delenv("WBS_SKIP_WEIGHT_CHECKSUM", raising=False)
+    yield
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip tests marked `gpu` when CUDA is not available."""
+    try:
+        import torch
+        has_cuda = torch.cuda.is_available()
+    except ImportError:
+        has_cuda = False
+    if has_cuda:
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
