@@ -1,0 +1,14 @@
+"""Whole-body NM DICOM in and out — the public face of `dicom_read`, `dicom_write`, `dicom_enhanced`.
+
+- `read_wholebody(path | [paths], ...) -> WholeBodyScan`: clinical and project files, 1 or 2 views,
+  with integrity flags ('lossy', 'counts-mismatch', 'negative-values', ...).
+- `write_acquisition(path, counts, ...)`: a primary 2-frame NM whole-body object (the phantom's).
+- `write_enhanced(path, counts, source, ...)`: a DERIVED NM object of 1x-equivalent counts,
+  labelled RESEARCH USE – NOT FOR DIAGNOSIS.
+Bad input raises a `wbslib.errors.WbsError` subclass whose one sentence names the file.
+"""
+from .dicom_enhanced import write_enhanced
+from .dicom_read import read_wholebody
+from .dicom_write import write_acquisition
+
+__all__ = ["read_wholebody", "write_acquisition", "write_enhanced"]
