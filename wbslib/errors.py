@@ -99,3 +99,22 @@ class StatisticsError(WbsError):
 # --- pipeline ----------------------------------------------------------------------------------------
 class NotebookFailedError(WbsError):
     """A notebook failed while `wbs run` executed it."""
+
+
+# --- image-quality metrics ------------------------------------------------------------------------
+class MetricInputError(WbsError):
+    """Images cannot be compared (shapes differ, no 1x reference for a study, no valid view)."""
+
+
+class KernelSpecError(WbsError):
+    """The Jupyter kernel `python3` is missing or runs another Python than the project's environment."""
+
+
+# --- pseudonymisation --------------------------------------------------------------------------------
+class PseudonymKeyError(WbsError):
+    """The pseudonymisation key file is unreadable, too short, world-readable or inside the repository."""
+
+
+# --- phantom -----------------------------------------------------------------------------------------
+class PhantomTruthError(WbsError):
+    """The phantom's truth files (patients, lesions, per-acquisition npz) are missing or malformed."""
