@@ -23,6 +23,7 @@ from .fileio import write_text
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 TEMPLATE_NAME = "wbs"
+DATA_URI = re.compile(r"data:[\w/+.-]+;base64,[A-Za-z0-9+/=\s]+")  # embedded images: not network
 NETWORK_PATTERN = re.compile(r"""unpkg|cdnjs|jsdelivr|(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", re.I)
 _QUIET = logging.getLogger("wbslib.report.nbconvert")  # nbconvert's notes (e.g. images without alt text)
 _QUIET.setLevel(logging.ERROR)
@@ -55,6 +56,7 @@ def strip_widgets(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 def network_references(text: str) -> list[str]:
     """Every place in an HTML text that would reach the network (CDN names, http(s) or //host src/href)."""
+    text = DATA_URI.sub("data:", text)  # base64 payloads can spell 'cdnjs' by chance
     return [text[max(m.start() - 40, 0):m.end() + 40] for m in NETWORK_PATTERN.finditer(text)]
 
 
