@@ -1,0 +1,212 @@
+"""wbslib.preprocess: bladder mask, count-level consistency, registration, patch sampling."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.ndimage import fourier_shift
+
+from train_fixtures import poisson, synthetic_expected
+from wbslib import preprocess as P
+from wbslib.errors import ParamsError
+
+
+def dice(a: np.ndarray, b: np.ndarray) -> float:
+    return 2 * (a & b).sum() / (a.sum() + b.sum())
+
+
+def fourier_shifted(image: np.ndarray, shift: tuple[float, float]) -> np.ndarray:
+    return np.clip(np.fft.ifftn(fourier_shift(np.fft.fftn(image), shift)).real, 0, None)
+
+
+@pytest.fixture(scope="module")
+def scans():
+    expected, bladder = synthetic_expected()
+    return expected, bladder, poisson(expected, 1)
+
+
+# --- bladder exclusion ------------------------------------------------------------------------------
+def test_bladder_mask_matches_truth_on_both_views(scans):
+    expected, truth, counts = scans
+    mask = P.bladder_mask(counts)
+    assert mask.shape == counts.shape and mask.dtype == bool
+    for v in range(2):
+        assert dice(mask[v], truth[v]) >= 0.8
+    assert mask[truth].mean() == 1.0  # the dilated margin covers the whole bladder
+
+
+def test_posterior_mask_mirrors_the_anterior_one_and_stands_alone_without_it(scans):
+    counts = scans[2]
+    mask = P.bladder_mask(counts)
+    np.testing.assert_array_equal(mask[1], mask[0][:, ::-1])
+    no_ant = counts.copy()
+    no_ant[0] = np.nan
+    alone = P.bladder_mask(no_ant)
+    assert not alone[0].any() and dice(alone[1], scans[1][1]) >= 0.8
+
+
+def test_bladder_mask_of_missing_or_empty_view_is_empty(scans):
+    counts = scans[2].copy()
+    counts[1] = np.nan
+    mask = P.bladder_mask(counts)
+    assert mask[0].any() and not mask[1].any()
+    assert not P.bladder_mask(np.zeros((2, 64, 32), np.float32)).any()
+
+
+# --- count-level consistency -------------------------------------------------------------------------
+def test_count_ratio_brings_3x_to_1x_level_despite_a_filling_bladder(scans):
+    expected, _, standard = scans
+    fast = poisson(synthetic_expected(level=1 / 3, bladder=1.0)[0], 3)  # bladder fills between scans
+    excluded = P.bladder_mask(standard) | P.bladder_mask(fast)
+    r = P.count_ratio(fast, standard, excluded)
+    assert r == pytest.approx(3.0, rel=0.03)
+    bone = (expected[0] > 30) & ~excluded[0]
+    assert (fast[0][bone] * r).sum() == pytest.approx(standard[0][bone].sum(), rel=0.03)
+
+
+def test_count_ratio_scales_inversely_with_the_fast_scan(scans):
+    _, _, standard = scans
+    fast = poisson(scans[0] / 2, 4)
+    assert P.count_ratio(2.5 * fast, standard) == pytest.approx(P.count_ratio(fast, standard) / 2.5, rel=1e-12)
+
+
+def test_count_ratio_without_counts_is_a_named_error():
+    with pytest.raises(ParamsError, match="no block"):
+        P.count_ratio(np.zeros((64, 64)), np.zeros((64, 64)))
+
+
+def test_model_scale_round_trip_gives_1x_equivalent_counts():
+    counts = np.array([[0.0, 3.0, 10.0]], np.float32)
+    x = P.to_model_input(counts, speed_factor=3.0, scale=30.0)
+    np.testing.assert_allclose(x, [[0.0, 0.3, 1.0]], rtol=1e-6)
+    np.testing.assert_allclose(P.from_model_output(x, 30.0), counts * 3, rtol=1e-6)
+
+
+def test_count_scale_ignores_the_bladder(scans):
+    expected, truth, counts = scans
+    with_bladder = P.count_scale([counts], percentile=99.99)
+    without = P.count_scale([counts], [P.bladder_mask(counts)], percentile=99.99)
+    assert without < 0.8 * with_bladder and without <= counts[~truth].max()
+    with pytest.raises(ParamsError):
+        P.count_scale([np.zeros((8, 8), np.float32)])
+
+
+# --- patch-focused registration ----------------------------------------------------------------------
+@pytest.mark.parametrize("shift", [(2.3, -1.7), (-0.6, 3.4), (0.0, 0.0), (-4.5, 0.25)])
+def test_known_shift_is_recovered_within_half_a_pixel(scans, shift):
+    expected, _, standard = scans
+    moved = poisson(fourier_shifted(expected[0], shift) / 2, 5)  # a 2x scan, patient moved by `shift`
+    top, left, size = 300, 64, 128  # chest: ribs and spine
+    _, found = P.registered_patch(moved, standard[0], top, left, size)
+    assert np.abs(found + np.asarray(shift)).max() <= 0.5  # moving it back undoes the shift
+
+
+def test_registered_patch_is_closer_to_the_standard_than_the_raw_patch(scans):
+    expected, _, standard = scans
+    moved = fourier_shifted(expected[0], (3.0, 2.0))
+    top, left, size = 300, 64, 128
+    patch, _ = P.registered_patch(moved, expected[0], top, left, size)
+    fixed = expected[0][top:top + size, left:left + size]
+    raw = moved[top:top + size, left:left + size]
+    assert patch.shape == (size, size) and patch.min() >= 0
+    assert np.abs(patch - fixed).mean() < 0.25 * np.abs(raw - fixed).mean()
+
+
+def test_implausible_shift_is_not_applied():
+    rng = np.random.default_rng(0)
+    a, b = rng.poisson(5, (64, 64)).astype(float), rng.poisson(5, (64, 64)).astype(float)
+    found = P.estimate_shift(a, b, max_shift_px=0.1)
+    assert np.array_equal(found, [0.0, 0.0])
+
+
+# --- patch sampling --------------------------------------------------------------------------------
+@pytest.mark.parametrize("size", [0, -8, 100, 12, 2048, 264])
+def test_bad_patch_size_is_a_named_error(size):
+    with pytest.raises(ParamsError, match="patch_size"):
+        P.check_patch_size(size, (1024, 256))
+
+
+def test_good_patch_size_passes():
+    assert P.check_patch_size(192, (1024, 256)) == 192
+    assert P.check_patch_size(256, (1024, 256)) == 256
+
+
+def test_patches_favour_body_and_bone(scans):
+    expected, _, counts = scans
+    w = P.patch_weights(counts[0])
+    assert w.sum() == pytest.approx(1.0)
+    cdf, rng = np.cumsum(w), np.random.default_rng(0)
+    centres = []
+    for _ in range(400):
+        top, left = P.sample_patch(cdf, counts[0].shape, 64, rng)
+        centres.append((top + 32, left + 32))
+    rows, cols = np.array(centres).T
+    inside = expected[0][rows, cols] > 4
+    assert inside.mean() > 0.9
+    assert (expected[0][rows, cols] > 30).mean() > 1.5 * (expected[0][expected[0] > 4] > 30).mean()
+
+
+@settings(max_examples=60, deadline=None)
+@given(size=st.sampled_from([8, 64, 192, 256]), seed=st.integers(0, 2**32 - 1))
+def test_sampled_patch_lies_inside_the_image(size, seed):
+    shape = (1024, 256)
+    w = np.random.default_rng(seed).random(shape[0] * shape[1])
+    top, left = P.sample_patch(np.cumsum(w), shape, size, np.random.default_rng(seed))
+    assert 0 <= top <= shape[0] - size and 0 <= left <= shape[1] - size
+
+
+def test_random_flips_apply_the_same_flip_to_all_arrays():
+    a = np.arange(12.0).reshape(3, 4)
+    seen = set()
+    for seed in range(40):
+        x, y = P.random_flips([a, a * 10], np.random.default_rng(seed))
+        np.testing.assert_array_equal(y, x * 10)
+        seen.add((x[0, 0] != a[0, 0] and x[0, 0] in (a[2, 0], a[2, 3]), x[0, 0] in (a[0, 3], a[2, 3])))
+        again = P.random_flips([a], np.random.default_rng(seed))[0]
+        np.testing.assert_array_equal(again, x)
+    assert seen == {(False, False), (True, False), (False, True), (True, True)}
+
+
+# --- acceptance on the phantom ---------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def phantom(tmp_path_factory):
+    """Three phantom patients scanned at 3x then 1x (real-like protocol), with their truth."""
+    from wbslib.cohort import cohort_config, load_truth, simulate_patient
+    from wbslib.cohort_patients import sample_patients
+    from wbslib.datasets import read_counts
+    root = tmp_path_factory.mktemp("phantom")
+    cfg = cohort_config({"cohort": {"n_patients": 3, "n_metastatic": 1, "n_train": 0, "n_val": 0, "speeds": [1, 3]}})
+    out = []
+    for patient in sample_patients(cfg, 11).to_dict("records"):
+        simulate_patient(patient, cfg, 11, root)
+        sid = patient["study_id"]
+        out.append({s: (read_counts(root, [f"dicom/{sid}/{s}x.dcm"]), load_truth(root, sid, s)) for s in (1, 3)})
+    return out
+
+
+def test_bladder_mask_covers_the_phantom_bladder(phantom):
+    for patient in phantom:
+        for counts, truth in patient.values():
+            mask = P.bladder_mask(counts)
+            for v in range(2):
+                assert dice(mask[v], truth["bladder"][v]) >= 0.8
+
+
+def test_count_consistency_maps_3x_bone_counts_to_1x_within_3_percent(phantom):
+    for patient in phantom:
+        (standard, truth1), (fast, truth3) = patient[1], patient[3]
+        excluded = P.bladder_mask(standard) | P.bladder_mask(fast)
+        r = P.count_ratio(fast, standard, excluded)
+        bone1, bone3 = truth1["skeleton"] & ~excluded, truth3["skeleton"] & ~excluded
+        assert (fast[bone3] * r).sum() == pytest.approx(standard[bone1].sum(), rel=0.03)
+        assert 2.7 < r < 3.1  # near the speed factor; decay and clearance move it a little
+
+
+@pytest.mark.parametrize("shift", [(1.7, -2.4), (-3.2, 0.6)])
+def test_known_shift_of_a_phantom_scan_is_recovered(phantom, shift):
+    standard = phantom[0][1][0][0]
+    moved = poisson(fourier_shifted(phantom[0][1][1]["expected"][0], shift) / 2, 9)  # 2x scan, moved
+    for top, left in ((250, 64), (400, 64)):  # chest, pelvis
+        _, found = P.registered_patch(moved, standard, top, left, 128)
+        assert np.abs(found + np.asarray(shift)).max() <= 0.5
