@@ -7,6 +7,12 @@ import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+try:  # one intra-op thread in the test process: OpenMP spin-waits collapse when cores are shared
+    import torch
+    torch.set_num_threads(1)
+except ImportError:
+    pass
+
 
 @pytest.fixture(autouse=True)
 def _isolated_environment(tmp_path_factory, monkeypatch):
