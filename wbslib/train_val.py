@@ -22,7 +22,8 @@ from .errors import TrainingDataError
 from .repro import rng
 from .scan import speed_label
 
-VAL_COLUMNS = ("step", "study_id", "speed", "input", "reference", "l1", "nrmse", "l1_input", "nrmse_input")
+VAL_COLUMNS = ("step", "study_id", "speed", "input", "reference", "l1", "nrmse", "l1_input", "nrmse_input",
+               "l1_standard", "nrmse_standard")
 GAUSS_SIGMAS_PX = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0)
 
 
@@ -37,6 +38,7 @@ class ValCase:
     reference_kind: str       # 'truth' (noise-free phantom truth) | 'standard' (the 1x scan)
     input_kind: str           # 'fast-real' | 'thinned' (binomial thinning of the standard scan)
     standard: np.ndarray      # (2, rows, cols) the 1x scan
+    standard_truth: np.ndarray | None = None  # its own noise-free truth (phantom only)
 
 
 def _truth(data_root: Path, study_id: str, speed: float) -> np.ndarray | None:
@@ -67,7 +69,7 @@ def load_val_cases(manifest: pd.DataFrame, data_root: str | Path, speed: float, 
             kind, truth = "thinned", _truth(root, sid, 1.0)
         ref_kind = "standard" if truth is None else "truth"
         cases.append(ValCase(sid, counts, float(speed), standard if truth is None else truth, ref_kind,
-                             kind, standard))
+                             kind, standard, _truth(root, sid, 1.0)))
     return cases
 
 
@@ -117,15 +119,20 @@ def best_gaussian(cases: list[ValCase], sigmas: tuple[float, ...] = GAUSS_SIGMAS
 
 def validate(generator: torch.nn.Module, cases: list[ValCase], scale: float, device: str,
              amp_dtype: torch.dtype | None) -> list[dict]:
-    """One row per case: the model's and the raw input's L1/NRMSE against the reference."""
+    """One row per case: the model's and the raw input's L1/NRMSE against the reference, and the
+    standard 1x scan's against its own noise-free truth (the noise level the paper aims at; NaN
+    without truth)."""
     was_training = generator.training
     generator.eval()
     rows = []
     for case in cases:
         model = image_errors(enhance(generator, case.counts, case.speed_factor, scale, device, amp_dtype), case.reference)
         raw = image_errors(raw_input(case), case.reference)
+        std = (image_errors(case.standard, case.standard_truth) if case.standard_truth is not None
+               else {"l1": float("nan"), "nrmse": float("nan")})
         rows.append({"study_id": case.study_id, "speed": speed_label(case.speed_factor), "input": case.input_kind,
                      "reference": case.reference_kind, "l1": model["l1"], "nrmse": model["nrmse"],
-                     "l1_input": raw["l1"], "nrmse_input": raw["nrmse"]})
+                     "l1_input": raw["l1"], "nrmse_input": raw["nrmse"], "l1_standard": std["l1"],
+                     "nrmse_standard": std["nrmse"]})
     generator.train(was_training)
     return rows
