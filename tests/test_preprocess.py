@@ -40,10 +40,12 @@ def test_posterior_mask_mirrors_the_anterior_one_and_stands_alone_without_it(sca
     counts = scans[2]
     mask = P.bladder_mask(counts)
     np.testing.assert_array_equal(mask[1], mask[0][:, ::-1])
-    no_ant = counts.copy()
-    no_ant[0] = np.nan
-    alone = P.bladder_mask(no_ant)
-    assert not alone[0].any() and dice(alone[1], scans[1][1]) >= 0.8
+    for missing in (np.nan, 0.0):
+        no_ant = counts.copy()
+        no_ant[0] = missing
+        alone = P.bladder_mask(no_ant)
+        assert not alone[0].any() and dice(alone[1], scans[1][1]) >= 0.8
+    np.testing.assert_array_equal(P.bladder_mask(counts[0]), mask[0])  # one view alone
 
 
 def test_bladder_mask_of_missing_or_empty_view_is_empty(scans):

@@ -74,11 +74,14 @@ def bladder_mask(counts: np.ndarray, **kwargs) -> np.ndarray:
     The bladder lies in front: the anterior view shows it sharp and clear of the sacrum, which on
     the posterior view merges with it. So it is found on ANT (`bladder_region`, `kwargs` passed on)
     and the posterior mask is that region mirrored left–right (opposed heads see mirror images);
-    with ANT missing, it is found on POST itself. A missing (NaN) view gets an empty mask.
+    with ANT missing (NaN or all zero), it is found on POST itself. A missing view gets an empty
+    mask. A single (rows, cols) view is searched on its own.
     """
     counts = np.asarray(counts)
+    if counts.ndim == 2:
+        return bladder_region(counts, **kwargs) if np.isfinite(counts).all() else np.zeros(counts.shape, bool)
     out = np.zeros(counts.shape, bool)
-    present = [bool(np.isfinite(v).all()) for v in counts]
+    present = [bool(np.isfinite(v).all() and v.any()) for v in counts]  # NaN or all-zero: no view
     if present[0]:
         out[0] = bladder_region(counts[0], **kwargs)
         if present[1]:

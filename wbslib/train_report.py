@@ -24,11 +24,17 @@ LOSS_TERMS = ("g_total", "l1", "bce", "perceptual", "gan", "d_total")
 
 
 def perceptual_banner(train: dict) -> str:
-    """One prominent line saying whether the perceptual (VGG19) term was part of the loss."""
+    """Prominent lines saying whether the perceptual (VGG19) term, and the GAN term, were part of the loss."""
+    lines = []
     if train.get("perceptual", "vgg19") == "none":
-        return ("PERCEPTUAL TERM OFF (train.perceptual = none): the models were trained WITHOUT the paper's "
-                "VGG19 perceptual loss Lp; only λ·L1 + η·BCE + γ·GAN.")
-    return "Perceptual term on: Lp on VGG19 features is part of the loss, as in the paper."
+        lines.append("PERCEPTUAL TERM OFF (train.perceptual = none): the models were trained WITHOUT the paper's "
+                     "VGG19 perceptual loss Lp.")
+    else:
+        lines.append("Perceptual term on: Lp on VGG19 features is part of the loss, as in the paper.")
+    if float((train.get("loss_weights") or {}).get("gan", 0.001)) == 0.0:
+        lines.append("GAN TERM OFF (train.loss_weights.gan = 0): the generator was trained on λ·L1 + η·BCE only; "
+                     "the discriminator trained alongside but did not steer it.")
+    return "\n".join(lines)
 
 
 def load_logs(run_dir: str | Path, models: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
