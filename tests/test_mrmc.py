@@ -7,17 +7,8 @@ import pytest
 
 from wbslib.errors import StatisticsError
 from wbslib.mrmc import mrmc_or
-from wbslib.params import project_root
+from fixtures_oracles import oracle_csv
 from wbslib.roc import delong_covariance, delong_paired
-
-
-def oracle_csv(name: str) -> pd.DataFrame:
-    """A data file of ../shared/oracles/ beside the project root; fails (not skips) when absent."""
-    path = project_root().parent / "shared" / "oracles" / name
-    if not path.is_file():
-        pytest.fail(f"Oracle data {path} is missing; the oracle tests need ../shared/oracles/{name} "
-                    "beside the project root.")
-    return pd.read_csv(path)
 
 
 @pytest.fixture(scope="module")

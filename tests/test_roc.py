@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from sklearn.metrics import roc_auc_score
 
 from wbslib.errors import StatisticsError
-from wbslib.params import project_root
+from fixtures_oracles import oracle_csv
 from wbslib.roc import (
     auc_delong,
     delong_covariance,
@@ -20,15 +20,6 @@ from wbslib.roc import (
 
 FAST = settings(max_examples=60, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.function_scoped_fixture])
-
-
-def oracle_csv(name: str) -> pd.DataFrame:
-    """A data file of ../shared/oracles/ beside the project root; fails (not skips) when absent."""
-    path = project_root().parent / "shared" / "oracles" / name
-    if not path.is_file():
-        pytest.fail(f"Oracle data {path} is missing; the oracle tests need ../shared/oracles/{name} "
-                    "beside the project root.")
-    return pd.read_csv(path)
 
 
 @pytest.fixture(scope="module")
