@@ -1,6 +1,8 @@
 """Notebook 03's helpers: the counts check (known answers) and the figures (shapes, boxes, scales)."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -12,7 +14,8 @@ from scipy import ndimage
 
 from fixtures_infer import tiny_checkpoint, tiny_cohort
 from wbslib import panels
-from wbslib.counts_check import BLADDER_MARGIN_PX, CHECK_COLUMNS, counts_check, summarise_counts
+from wbslib.counts_check import BLADDER_MARGIN_PX, CHECK_COLUMNS, counts_check, decay_correction, summarise_counts
+from wbslib.imagesets import acquisition_mid_time
 from wbslib.dicom import read_wholebody
 from wbslib.errors import MetricInputError
 from wbslib.imagesets import build_image_sets
@@ -42,12 +45,23 @@ def test_counts_check_known_answers(image_sets):
     keep = ~ndimage.binary_dilation(union, iterations=BLADDER_MARGIN_PX) if union.any() else np.ones_like(union)
     assert raw["counts"] == pytest.approx(fast[0][keep].sum()) and raw["counts_1x"] == pytest.approx(standard[0][keep].sum())
     assert raw["ratio"] == pytest.approx(fast[0][keep].sum() / standard[0][keep].sum())
+    row = sets.set_index(["study_id", "group"])
+    t_fast, t_1x = acquisition_mid_time(row.loc[("S01", "2x")]), acquisition_mid_time(row.loc[("S01", "1x")])
+    assert t_fast is not None and t_1x is not None and t_fast != t_1x   # fixture: same start, 2x ends sooner
+    assert raw["ratio_decay"] == pytest.approx(raw["ratio"] * decay_correction(t_fast, t_1x))
     enhanced = check[check["method"] == "rrdb-simu"]
     assert (enhanced["min_count"] >= 0).all()
     summary = summarise_counts(check)
     assert list(summary["group"]) == ["2x", "2x-simu"] and list(summary["views"]) == [4, 4]
     within = summary.set_index("group").loc["2x", "within_5%"]
     assert within == pytest.approx(float(((check[check["group"] == "2x"]["ratio"] - 1).abs() <= 0.05).mean()))
+
+
+def test_decay_correction_follows_the_99mtc_half_life():
+    t = datetime(2026, 1, 5, 9, 0)
+    assert decay_correction(t, t + timedelta(hours=6.01)) == pytest.approx(0.5)   # counts then: half as many
+    assert decay_correction(t + timedelta(minutes=20), t) == pytest.approx(2 ** (20 / 360.6))
+    assert decay_correction(t, t) == 1.0 and np.isnan(decay_correction(None, t))
 
 
 def test_counts_check_needs_one_standard_scan_per_study(image_sets):

@@ -105,6 +105,15 @@ def test_mrmc_table_matches_direct_analysis():
         pt.mrmc_table(reads[reads["group"] != "1x"])
 
 
+def test_mrmc_table_says_which_group_has_too_few_patients():
+    reads = per_reader_reads()
+    two = reads["study_id"].isin([STUDIES[LABELS.index(1)], STUDIES[LABELS.index(0)]])
+    few = reads[(reads["group"] == "3x") & two].assign(group="2x-bm3d")   # BM3D on one patient of each kind
+    table = pt.mrmc_table(pd.concat([reads, few])).set_index("group")
+    assert table.loc["2x-bm3d", "cases"] == 2 and table.loc["2x-bm3d", "note"].startswith("not analysed: 1 metastatic")
+    assert (table.loc["3x", "note"] == "").all() and len(table.loc["3x"]) == 3
+
+
 def test_group_without_cases_is_a_named_error():
     with pytest.raises(StatisticsError, match="Group 4x has no cases"):
         pt.paired(adjudicated(), "2x", "4x", "malignant")

@@ -100,19 +100,29 @@ def test_known_shift_is_recovered_within_half_a_pixel(scans, shift):
     expected, _, standard = scans
     moved = poisson(fourier_shifted(expected[0], shift) / 2, 5)  # a 2x scan, patient moved by `shift`
     top, left, size = 300, 64, 128  # chest: ribs and spine
-    _, found = P.registered_patch(moved, standard[0], top, left, size)
+    _, _, found = P.registered_pair(moved, standard[0], top, left, size)
     assert np.abs(found + np.asarray(shift)).max() <= 0.5  # moving it back undoes the shift
 
 
-def test_registered_patch_is_closer_to_the_standard_than_the_raw_patch(scans):
+def test_registered_pair_aligns_the_patches_and_keeps_the_fast_counts_raw(scans):
     expected, _, standard = scans
-    moved = fourier_shifted(expected[0], (3.0, 2.0))
+    moved = poisson(fourier_shifted(expected[0], (3.3, 1.8)), 3)  # a fast scan, patient moved
     top, left, size = 300, 64, 128
-    patch, _ = P.registered_patch(moved, expected[0], top, left, size)
-    fixed = expected[0][top:top + size, left:left + size]
-    raw = moved[top:top + size, left:left + size]
-    assert patch.shape == (size, size) and patch.min() >= 0
-    assert np.abs(patch - fixed).mean() < 0.25 * np.abs(raw - fixed).mean()
+    fast, target, found = P.registered_pair(moved, expected[0], top, left, size)
+    assert np.allclose(found, (-3.3, -1.8), atol=0.25)
+    # the fast patch is the scan's own counts moved by whole pixels: no interpolation, no smoothing
+    assert np.array_equal(fast, moved[top + 3:top + 3 + size, left + 2:left + 2 + size])
+    # the standard takes the sub-pixel rest: together the two moves are the shift found
+    wanted = fourier_shifted(expected[0], tuple(-found))[top + 3:top + 3 + size, left + 2:left + 2 + size]
+    unregistered = expected[0][top:top + size, left:left + size]  # 0.3 / 0.2 px off
+    assert np.abs(target - wanted).mean() < 0.02 * np.abs(unregistered - wanted).mean()
+
+
+def test_subpixel_shift_keeps_the_noise_level():
+    noise = np.random.default_rng(3).normal(0.0, 1.0, (128, 128))
+    moved = P.subpixel_shift(noise, np.array([0.5, -0.5]))
+    assert moved.std() == pytest.approx(noise.std(), rel=1e-3)  # all-pass: bilinear would halve the variance
+    assert np.allclose(P.subpixel_shift(noise, np.array([2.0, 1.0])), np.roll(noise, (2, 1), axis=(0, 1)), atol=1e-4)
 
 
 def test_implausible_shift_is_not_applied():
@@ -210,5 +220,5 @@ def test_known_shift_of_a_phantom_scan_is_recovered(phantom, shift):
     standard = phantom[0][1][0][0]
     moved = poisson(fourier_shifted(phantom[0][1][1]["expected"][0], shift) / 2, 9)  # 2x scan, moved
     for top, left in ((250, 64), (400, 64)):  # chest, pelvis
-        _, found = P.registered_patch(moved, standard, top, left, 128)
+        _, _, found = P.registered_pair(moved, standard, top, left, 128)
         assert np.abs(found + np.asarray(shift)).max() <= 0.5

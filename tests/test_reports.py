@@ -10,7 +10,8 @@ import pytest
 from nbclient import NotebookClient
 
 from wbslib import RESEARCH_USE
-from wbslib.report import index_html, network_references, notebook_html, render_notebook, strip_widgets
+from wbslib.report import (collapse_streams, index_html, network_references, notebook_html, render_notebook,
+                           strip_widgets)
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
@@ -76,6 +77,17 @@ def test_strip_widgets_keeps_text_and_drops_view_only_outputs(executed):
     assert len(outs) == n_before - 1
     assert all(WIDGET_VIEW not in o.get("data", {}) for o in outs)
     assert outs[-1].data == {"text/plain": TQDM_TEXT}
+
+
+def test_progress_bar_updates_collapse_to_their_final_line():
+    cell = nbformat.v4.new_code_cell("run()")
+    bar = [f"\rstudies: {k}/3 [{k}s]" for k in range(4)]
+    cell.outputs = ([nbformat.v4.new_output("stream", name="stderr", text=t) for t in bar[:3]]
+                    + [nbformat.v4.new_output("stream", name="stderr", text=bar[3] + "\n")]
+                    + [nbformat.v4.new_output("stream", name="stdout", text="done\n"),
+                       nbformat.v4.new_output("stream", name="stderr", text="\r\n")])
+    nb = collapse_streams(nbformat.v4.new_notebook(cells=[cell]))
+    assert [(o.name, o.text) for o in nb.cells[0].outputs] == [("stderr", "studies: 3/3 [3s]\n"), ("stdout", "done\n")]
 
 
 def test_render_notebook_writes_file(executed, tmp_path):

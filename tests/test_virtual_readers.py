@@ -12,6 +12,7 @@ import inspect
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import ndimage
 from scipy import stats as sps
 
 from wbslib.acquisition import acquire
@@ -23,7 +24,8 @@ from wbslib.readers import adjudicate, make_worklist, reads_table
 from wbslib.repro import rng
 from wbslib.roc import auc_delong
 from wbslib.stats import diagnostic_performance
-from wbslib.virtual_readers import (CONFIDENCE_EDGES, Observer, candidate_labels, quality_score, read, read_cases,
+from wbslib.virtual_readers import (CONFIDENCE_EDGES, NATURAL_BLUR_PX, VARIANT_SPEEDS, Observer, candidate_labels,
+                                    quality_score, read, read_cases, training_variants,
                                     train_observer, virtual_panel)
 
 N_TRAIN, N_TEST, SEED = 20, 32, 6
@@ -125,6 +127,10 @@ def test_noise_level_of_poisson_counts():
     n1 = image_features(scan(body, 1.0, "slab")).n_eff_bone
     n3 = image_features(scan(body, 3.0, "slab")).n_eff_bone
     assert n1 == pytest.approx(60.0, rel=0.2) and n3 == pytest.approx(n1 / 3, rel=0.1)
+    raw = scan(body, 2.0, "slab")
+    smoothed = np.stack([ndimage.gaussian_filter(v, 1.5) for v in raw])
+    blur_raw, blur_smooth = image_features(raw).noise_blur_px, image_features(smoothed).noise_blur_px
+    assert blur_raw < NATURAL_BLUR_PX and blur_smooth > 1.5  # Poisson texture vs a σ 1.5 px filter
     assert np.isnan(image_features(np.zeros((2, 64, 32))).n_eff_bone)
 
 
@@ -157,6 +163,23 @@ def test_quality_rule_anchors():
     assert quality_score(n_at[5.0]) == pytest.approx(1.0) and quality_score(n_at[7.5]) == pytest.approx(3.0)
     assert quality_score(n_at[10.0]) == pytest.approx(5.0) and quality_score(n_at[20.0]) == 5.0
     assert quality_score(float("nan")) == 1.0 and quality_score(0.0) == 1.0
+    # smoothness penalty: none up to a raw scan's texture, 2 points from a waxy one on
+    for blur, expected in ((float("nan"), 5.0), (0.5, 5.0), (0.75, 5.0), (1.5, 4.0), (2.25, 3.0), (4.0, 3.0)):
+        assert quality_score(n_at[10.0], blur) == pytest.approx(expected)
+    assert quality_score(n_at[5.0], 2.25) == 1.0  # never below 1
+
+
+def test_observer_training_variants_span_the_image_qualities():
+    counts = np.random.default_rng(0).poisson(30.0, (2, 64, 32)).astype(np.float32)
+    counts[1] = np.nan
+    variants = training_variants(counts, "S1")
+    assert len(variants) == 2 + len(VARIANT_SPEEDS) and np.array_equal(variants[0], counts, equal_nan=True)
+    for v, s in zip(variants[1:], VARIANT_SPEEDS):
+        assert np.isnan(v[1]).all() and np.allclose(np.fmod(v[0], s), 0)  # thinned counts × s
+        assert v[0].mean() == pytest.approx(counts[0].mean(), rel=0.05) and v[0].var() > 1.5 * counts[0].var()
+    assert variants[-1][0].std() < 0.5 * variants[1][0].std()  # the smoothed one
+    again = training_variants(counts, "S1")
+    assert all(np.array_equal(a, b, equal_nan=True) for a, b in zip(variants, again))
 
 
 def test_confidence_bins_and_panel():

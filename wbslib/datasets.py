@@ -107,7 +107,8 @@ class PatchPairDataset(Dataset):
 
     mode 'simu': input = thin(standard, s) · s / C, freshly thinned every epoch; target = standard / C.
     mode 'real': input = registered fast patch · r / C (r = robust count ratio, bladder excluded),
-    target = standard / C, keep-mask False on the bladder of either scan.
+    target = standard / C (`preprocess.registered_pair`: whole-pixel shift of the fast counts, the
+    sub-pixel rest on the standard), keep-mask False on the bladder of either scan.
     Index g is a global sample number (see module docstring); `len()` is one epoch's items.
     """
 
@@ -153,12 +154,13 @@ class PatchPairDataset(Dataset):
         item, size = self.items[i], self.patch_size
         gen = rng(self.seed, self.mode, "sample", epoch, k)
         top, left = preprocess.sample_patch(item.cdf, item.standard.shape, size, gen)
-        target = item.standard[top:top + size, left:left + size]
         keep = item.keep[top:top + size, left:left + size]
         if self.mode == "simu":
+            target = item.standard[top:top + size, left:left + size]
             fast = thin(np.rint(target).astype(np.int32), self.s, gen).astype(np.float32) * np.float32(self.s)
         else:
-            fast = preprocess.registered_patch(item.fast, item.standard, top, left, size)[0] * np.float32(item.ratio)
+            fast, target, _ = preprocess.registered_pair(item.fast, item.standard, top, left, size)
+            fast = fast * np.float32(item.ratio)
         fast, target, keep = preprocess.random_flips([fast, target, keep], gen)
         return self._scaled(fast), self._scaled(target), torch.from_numpy(keep.astype(np.float32))[None]
 

@@ -46,13 +46,13 @@ def likert_bars(likert: pd.DataFrame, label: str, alpha: float = 0.05) -> Figure
 
 def roc_figure(adjudicated: pd.DataFrame, auc: pd.DataFrame, label: str) -> Figure:
     """Fig 5: empirical ROC curve of the adjudicated 10-point ratings per group, with AUC and
-    DeLong p vs 1x in the legend."""
+    DeLong p vs 1x in the legend (groups without an AUC in `auc` — too few patients — left out)."""
     fig = Figure(figsize=(5.5, 5.2), layout="constrained")
     ax = fig.add_subplot()
     groups = ordered_groups(adjudicated["group"])
     colors = _colors(groups)
     stats = auc.set_index("group")
-    for group in groups:
+    for group in (g for g in groups if np.isfinite(stats.loc[g, "auc"])):  # groups with too few patients: none
         d = adjudicated[adjudicated["group"] == group]
         pts = roc_curve_points(d["label"].astype(int), d["rating"])
         p = stats.loc[group, "p_vs_1x"]

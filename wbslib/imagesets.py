@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import math
 import os
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pydicom
 
 from .dicom import read_wholebody
+from .dicom_header import acquisition_datetime
 from .errors import ManifestError
 from .fileio import write_csv
 from .params import project_root, resolve_path, run_dir
@@ -114,3 +117,14 @@ def load_counts(row) -> np.ndarray:
         raise ManifestError(f"Image set {row['path']} holds counts at {speed_label(stated)} but the index says to "
                             f"multiply them by {to_1x:g}; rebuild the image-set index.")
     return (scan.counts * np.float32(to_1x)).astype(np.float32)
+
+
+def acquisition_mid_time(row) -> datetime | None:
+    """Mid-time of the acquisition the image set comes from (Acquisition Date/Time + half the
+    Actual Frame Duration, from its first file's header; an enhanced image carries its source's);
+    None when the header lacks either."""
+    ds = pydicom.dcmread(resolve_path(str(row["path"]).split(";")[0]), stop_before_pixels=True)
+    start, duration_ms = acquisition_datetime(ds), ds.get("ActualFrameDuration")
+    if start is None or duration_ms in (None, ""):
+        return None
+    return start + timedelta(milliseconds=float(duration_ms) / 2.0)

@@ -10,8 +10,13 @@ counts; nothing about the patient, the group, the speed or the truth. Per view p
   square ring (13 to 25 px) around each pixel, so a spot is compared with the bone around it;
 - **local noise**: the variance of the high-pass residual I − G_1.5·I in a 9 × 9 window divided
   by its white-noise gain, so that for Poisson counts acquired at speed s and shown × s it
-  estimates s·μ; `n_eff` = mean² / variance is the Poisson-equivalent counts per pixel, its
-  median over bone `n_eff_bone` (the basis of the virtual readers' quality score);
+  estimates s·μ; `n_eff` = mean² / variance is the Poisson-equivalent counts per pixel;
+  its median over bone is `n_eff_bone` (the basis of the virtual readers' quality score);
+- **noise texture**: the ratio of the finest residual's (I − G_0.7·I) power to that of
+  I − G_1.5·I over bone, matched to white noise smoothed by a Gaussian, gives `noise_blur_px`
+  (≈ 0.4–0.5 px for raw scans, whose system blur and anatomy add a little; ≈ 1.9 px after a
+  σ 1.5 px filter): how smooth, "waxy", the image looks at pixel scale. It is a texture index,
+  not a resolution measurement (anatomy biases it);
 - **candidates**: every local maximum (7 × 7) of R_1.5 in the body outside the bladder.
 Each candidate gets the features in `FEATURES`: contrast at two scales, local SNR, focality
 (least and largest excess over the neighbours 4 px away along four directions: a metastasis is a
@@ -30,6 +35,7 @@ from scipy import ndimage
 from .preprocess import bladder_mask
 
 SIGMA_LESION_PX = 1.5
+SIGMA_FINE_PX = 0.7
 SIGMA_MID_PX = 3.0
 TRUNCATE = 3.0
 BODY_LEVEL = 0.02
@@ -47,24 +53,31 @@ FEATURES = ("contrast_small", "contrast_mid", "snr", "focality", "ridge", "suppo
 
 class ImageFeatures(NamedTuple):
     """Candidates of one image set: `features` (K, len(FEATURES)) float64, `where` (K, 3) int
-    (view, row, col) in that view's own pixel grid, and `n_eff_bone` (Poisson-equivalent counts
-    per pixel in bone, NaN without a bone region)."""
+    (view, row, col) in that view's own pixel grid, `n_eff_bone` (Poisson-equivalent counts per
+    pixel in bone, corrected for noise correlation; NaN without a bone region) and
+    `noise_blur_px` (σ in px of the smoothing the noise shows; NaN without bone)."""
 
     features: np.ndarray
     where: np.ndarray
     n_eff_bone: float
+    noise_blur_px: float = float("nan")
 
 
-def _gain(sigma: float, highpass: bool = False) -> float:
-    """Variance gain of a Gaussian smoothing (or its high-pass complement) on unit white noise."""
-    impulse = np.zeros((31, 31))
-    impulse[15, 15] = 1.0
-    response = ndimage.gaussian_filter(impulse, sigma, truncate=TRUNCATE)
-    return float(np.sum((impulse - response if highpass else response) ** 2))
+def _gain(sigma: float, highpass: bool = False, blur_px: float = 0.0) -> float:
+    """Variance gain of a Gaussian smoothing (or its high-pass complement) on unit white noise,
+    or on white noise first smoothed by a Gaussian of `blur_px`."""
+    impulse = np.zeros((41, 41))
+    impulse[20, 20] = 1.0
+    noise = ndimage.gaussian_filter(impulse, blur_px, truncate=TRUNCATE) if blur_px > 0 else impulse
+    response = ndimage.gaussian_filter(noise, sigma, truncate=TRUNCATE)
+    return float(np.sum((noise - response if highpass else response) ** 2))
 
 
 GAIN_RESIDUAL = _gain(SIGMA_LESION_PX, highpass=True)
 GAIN_LESION = _gain(SIGMA_LESION_PX)
+BLUR_GRID_PX = np.round(np.arange(0.0, 4.01, 0.05), 2)
+# fine / lesion-scale residual power of white noise smoothed by σ = BLUR_GRID_PX (falls with σ)
+FINE_RATIO = np.array([_gain(SIGMA_FINE_PX, True, b) / _gain(SIGMA_LESION_PX, True, b) for b in BLUR_GRID_PX])
 
 
 def _smooth(img: np.ndarray, sigma: float) -> np.ndarray:
@@ -103,7 +116,9 @@ def _maps(view: np.ndarray, bladder: np.ndarray) -> dict:
     bone_level = _ring_mean(np.where(bone, mid, 0.0).astype(np.float32), bone.astype(np.float32))
     bone_level = np.maximum(np.where(np.isfinite(bone_level), bone_level, level), 1e-3)
     variance = np.maximum(ndimage.uniform_filter((img - small) ** 2, NOISE_WINDOW_PX) / GAIN_RESIDUAL, 1e-6)
-    return {"small": small, "mid": mid, "mean": ndimage.uniform_filter(small, NOISE_WINDOW_PX),
+    fine_ratio = (float(np.sum((img - _smooth(img, SIGMA_FINE_PX))[bone] ** 2) / np.sum((img - small)[bone] ** 2))
+                  if bone.any() and np.any((img - small)[bone]) else float("nan"))
+    return {"small": small, "mid": mid, "mean": ndimage.uniform_filter(small, NOISE_WINDOW_PX), "fine_ratio": fine_ratio,
             "bone_level": bone_level, "variance": variance, "contrast_small": small / bone_level - 1.0,
             "contrast_mid": mid / bone_level - 1.0, "body": body, "bone": bone, "search": body & ~bladder}
 
@@ -117,11 +132,20 @@ def _midline_and_extent(body: np.ndarray) -> tuple[float, float, int, int]:
     return centre, max(float(np.percentile(np.abs(cols - centre), 95)), 1.0), int(rows.min()), int(rows.max())
 
 
-def _n_eff(maps: dict) -> float:
-    """Median over bone of (local mean)² / local noise variance: Poisson-equivalent counts per pixel."""
-    if not maps["bone"].any():
+def noise_blur(fine_ratio: float) -> float:
+    """σ (px) of the Gaussian smoothing of white noise whose fine / lesion-scale residual power
+    ratio is `fine_ratio` (0 at or above white noise's ratio; NaN for NaN)."""
+    if not np.isfinite(fine_ratio):
         return float("nan")
-    return float(np.median((maps["mean"] ** 2 / maps["variance"])[maps["bone"]]))
+    return float(np.interp(-fine_ratio, -FINE_RATIO, BLUR_GRID_PX))  # FINE_RATIO falls with the blur
+
+
+def _n_eff(maps: dict) -> tuple[float, float]:
+    """Median over bone of (local mean)² / local noise variance (Poisson-equivalent counts per
+    pixel) and the noise texture `noise_blur_px` (px) of one view; NaN without bone."""
+    if not maps["bone"].any():
+        return float("nan"), float("nan")
+    return float(np.median((maps["mean"] ** 2 / maps["variance"])[maps["bone"]])), noise_blur(maps["fine_ratio"])
 
 
 def _sample(image: np.ndarray, r: np.ndarray, c: np.ndarray) -> np.ndarray:
@@ -179,6 +203,7 @@ def image_features(counts: np.ndarray) -> ImageFeatures:
         f, rc = _view_features(m, next((maps[o] for o in maps if o != v), None))
         feats.append(f)
         where.append(np.column_stack([np.full(len(rc), v), rc]))
-    n_eff = [_n_eff(m) for m in maps.values()]
+    n_eff, blur = np.array([_n_eff(m) for m in maps.values()]).reshape(-1, 2).T
     n_eff_bone = float(np.nanmedian(n_eff)) if np.isfinite(n_eff).any() else float("nan")
-    return ImageFeatures(np.vstack(feats), np.vstack(where).astype(np.int64), n_eff_bone)
+    noise_blur_px = float(np.nanmedian(blur)) if np.isfinite(blur).any() else float("nan")
+    return ImageFeatures(np.vstack(feats), np.vstack(where).astype(np.int64), n_eff_bone, noise_blur_px)

@@ -164,11 +164,26 @@ def _auc_text(group: str) -> str:
     return f"{value:.2f}" if value is not None else f"> {low:.2f}" if low else f"< {high:.2f}" if high else "—"
 
 
+def too_few_patients(labels: pd.Series, where: str, analysis: str) -> str:
+    """'' when `labels` (1 metastatic, 0 not, one per patient) hold at least 2 of each, else the
+    sentence a table shows instead of numbers."""
+    diseased, healthy = int((labels == 1).sum()), int((labels == 0).sum())
+    if min(diseased, healthy) >= 2:
+        return ""
+    return (f"not analysed: {diseased} metastatic and {healthy} non-metastatic patients read in {where}; "
+            f"{analysis} needs at least 2 of each")
+
+
 def auc_table(adjudicated: pd.DataFrame) -> pd.DataFrame:
     """AUC of the adjudicated 10-point ratings per group (DeLong 95 % CI), DeLong p vs 1x, the paper's."""
     rows = []
     for group in ordered_groups(adjudicated["group"]):
         d = _group(adjudicated, group, "reads_adjudicated")
+        short = too_few_patients(d["label"].astype(int), group, "a DeLong AUC")
+        if short:
+            rows.append({"group": group, "auc": np.nan, "ci_low": np.nan, "ci_high": np.nan, "p_vs_1x": np.nan,
+                         "ours": short, "paper": _auc_text(group)})
+            continue
         res = auc_delong(d["label"].astype(int), d["rating"])
         p = np.nan
         if group != STANDARD and STANDARD in set(adjudicated["group"]):
@@ -182,7 +197,9 @@ def auc_table(adjudicated: pd.DataFrame) -> pd.DataFrame:
 def mrmc_table(reads: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
     """Obuchowski–Rockette MRMC (random readers, DeLong covariance) of each group vs 1x, for AUC of
     the 10-point ratings and for sensitivity and specificity of the calls. `reads`: effective reads
-    (`readers.effective_reads`) with a label column; readers who read every image set only."""
+    (`readers.effective_reads`) with a label column; readers who read every image set only. A group
+    with under 2 metastatic or non-metastatic patients shared with 1x (e.g. BM3D run on a few
+    studies) gets one row saying so instead of numbers."""
     groups = ordered_groups(reads["group"])
     if STANDARD not in groups:
         raise StatisticsError("Group 1x has no cases in the reads; MRMC compares every group with 1x.")
@@ -191,11 +208,17 @@ def mrmc_table(reads: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
                                                                                 "study_id": "case", "label": "truth"})
     rows = []
     for group in (g for g in groups if g != STANDARD):
+        shared = set(base.loc[base["treatment"] == group, "case"]) & set(base.loc[base["treatment"] == STANDARD, "case"])
+        short = too_few_patients(base[base["case"].isin(shared)].drop_duplicates("case")["truth"].astype(int),
+                                 f"both {group} and {STANDARD}", "MRMC")
+        if short:
+            rows.append({"group": group, "fom": "—", "cases": len(shared), "note": short})
+            continue
         for fom, column in (("auc", "rating"), ("sensitivity", "malignant"), ("specificity", "malignant")):
             res = mrmc_or(base.assign(rating=base[column]), fom=fom, cov="delong", readers="random",
                           treatments=(group, STANDARD), conf=1 - alpha)
             rows.append({"group": group, "fom": fom, "group_value": res["fom_by_treatment"][group],
                          "value_1x": res["fom_by_treatment"][STANDARD], "diff": res["diff"], "ci_low": res["ci_low"],
                          "ci_high": res["ci_high"], "F": res["statistic"], "df2": res["df2"], "p": res["p"],
-                         "readers": res["n_readers"], "cases": res["n_cases"]})
+                         "readers": res["n_readers"], "cases": res["n_cases"], "note": ""})
     return pd.DataFrame(rows)

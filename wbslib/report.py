@@ -2,7 +2,8 @@
 
 A report must open on a reading-room PC without network access: the project template
 (`wbslib/templates/wbs`, extending nbconvert's `lab`) loads no require.js, MathJax, mermaid or
-widget manager; widget outputs (tqdm in a notebook) are reduced to their text/plain fallback;
+widget manager; widget outputs (tqdm in a notebook) are reduced to their text/plain fallback and
+a progress bar's updates to its final line;
 images are base64-embedded. The clinician version hides code cells and prompts.
 """
 from __future__ import annotations
@@ -54,6 +55,27 @@ def strip_widgets(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
+def collapse_streams(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """`nb` with each run of consecutive stream outputs of one kind (stdout, stderr) merged into one,
+    every line reduced to what follows its last carriage return: a progress bar (tqdm) that wrote
+    hundreds of updates shows its final state once."""
+    for cell in nb.cells:
+        merged = []
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream" and merged and merged[-1].get("output_type") == "stream" \
+                    and merged[-1].get("name") == out.get("name"):
+                merged[-1]["text"] += out["text"]
+            else:
+                merged.append(out)
+        for out in merged:
+            if out.get("output_type") == "stream":
+                lines = [line.rstrip("\r").rsplit("\r", 1)[-1] for line in out["text"].split("\n")]
+                out["text"] = "\n".join(line for i, line in enumerate(lines) if line or i == len(lines) - 1)
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in merged if o.get("output_type") != "stream" or o["text"].strip()]
+    return nb
+
+
 def network_references(text: str) -> list[str]:
     """Every place in an HTML text that would reach the network (CDN names, http(s) or //host src/href)."""
     text = DATA_URI.sub("data:", text)  # base64 payloads can spell 'cdnjs' by chance
@@ -67,7 +89,7 @@ def notebook_html(nb: nbformat.NotebookNode, *, include_code: bool = False, titl
     exporter = HTMLExporter(extra_template_basedirs=[str(TEMPLATE_DIR)], template_name=TEMPLATE_NAME,
                             exclude_input=not include_code, exclude_input_prompt=not include_code,
                             exclude_output_prompt=not include_code, embed_images=True, log=_QUIET)
-    nb = strip_widgets(nb)
+    nb = collapse_streams(strip_widgets(nb))
     if title:
         nb.metadata["title"] = title
     body, _ = exporter.from_notebook_node(nb, resources={"wbs_banner": RESEARCH_USE})

@@ -6,7 +6,7 @@ Each speed's patches come from `wbslib.datasets.PatchPairDataset` at that speed,
 normalised as `counts · s / C` with one count scale C for all speeds (the speed is folded into the
 normalisation, not given as an extra input); a global sample index picks a speed's patch through
 a seeded shuffle of all speeds' items per epoch. Same losses, optimisers and step as
-`wbslib.train` (`train_step.gan_step`); step checkpoints and resume as there. Its checkpoint meta
+`wbslib.train` (`train_step.gan_step`, `train_step.learning_rate`); step checkpoints and resume as there. Its checkpoint meta
 has `speed_factor` = the fastest speed and `speed_factors` = all of them; enhance with
 `enhance_counts(..., speed_factor=s)`.
 
@@ -34,7 +34,7 @@ from .preprocess import bladder_mask, count_scale
 from .repro import rng, seed_everything
 from .scan import speed_label
 from .train import train_model, training_config
-from .train_step import build_parts, gan_step
+from .train_step import build_parts, gan_step, learning_rate, set_learning_rate
 from .train_val import enhance, image_errors, load_val_cases, raw_input
 
 COMPARE_COLUMNS = ("strategy", "mode", "speed", "study_id", "l1", "nrmse", "l1_input", "nrmse_input")
@@ -113,6 +113,7 @@ def train_mixed(train_params: dict, mode: str, roots: dict[float, Path], out_dir
     loader = DataLoader(data, batch_size=cfg["batch_size"], sampler=StepSampler(step, cfg["steps"], cfg["batch_size"]),
                         num_workers=cfg["workers"], pin_memory=device.startswith("cuda"))
     for batch in loader:
+        set_learning_rate(parts, learning_rate(cfg, step, cfg["steps"]))
         terms = gan_step(parts, batch)
         step += 1
         losses.append({"step": step, **dict(zip(terms, torch.stack(list(terms.values())).tolist()))})

@@ -16,14 +16,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .cohort_truth import load_lesions
-from .datasets import acquisition_paths, read_counts
 from .errors import ParamsError
 from .fileio import write_csv
-from .manifest_schema import read_manifest
 from .readers import make_worklist, reads_table
 from .repro import rng
-from .virtual_readers import Observer, read_cases, train_observer, virtual_panel
+from . import virtual_readers
+from .virtual_readers import Observer, read_cases, virtual_panel
 
 
 def readers_config(params: dict) -> dict:
@@ -43,11 +41,7 @@ def cohort_observer(data_root: str | os.PathLike, manifest: str | os.PathLike, p
     path = Path(path)
     if path.is_file():
         return Observer.load(path)
-    table, lesions = read_manifest(manifest), load_lesions(data_root)
-    labels = table.drop_duplicates("study_id").set_index("study_id")["label"]
-    training = [(read_counts(data_root, files), lesions[lesions["study_id"].astype(str) == study_id], int(labels[study_id]))
-                for study_id, files in acquisition_paths(table, "train", "standard").items()]
-    observer = train_observer(training)
+    observer = virtual_readers.cohort_observer(data_root, manifest)
     observer.save(path)
     return observer
 
