@@ -2,8 +2,8 @@
 
 Sizes: 'paper' (nf 64, nb 9, gc 32; D nf 64) and 'demo' (the train section of
 notebooks/params/demo.yaml, or of --demo-params). Paths, each timed in the same run so the ratios are fair:
-  eager-fp32   NCHW tensors, fp32, no compilation (the baseline)
-  cl-fp32      channels_last, fp32 (what wbslib.train uses on CPU)
+  eager-fp32   NCHW tensors, fp32, no compilation (the baseline; what wbslib.train uses on CPU)
+  cl-fp32      channels_last, fp32 (slower than eager on this project's CPUs)
   cl-bf16      channels_last + bf16 autocast (what wbslib.train uses on CUDA)
   compiled     cl-bf16 + torch.compile of G and D (default on CUDA; on CPU only with --compile on)
   compiled-ro  the same with mode 'reduce-overhead' (CUDA graphs; with --cudagraphs on CUDA)

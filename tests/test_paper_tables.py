@@ -114,6 +114,13 @@ def test_mrmc_table_says_which_group_has_too_few_patients():
     assert (table.loc["3x", "note"] == "").all() and len(table.loc["3x"]) == 3
 
 
+def test_mrmc_table_notes_a_figure_of_merit_without_variance():
+    reads = per_reader_reads().assign(malignant=1)  # everyone calls every case malignant
+    table = pt.mrmc_table(reads).set_index(["group", "fom"])
+    assert table.loc[("3x", "sensitivity"), "note"].startswith("not analysed: ")
+    assert np.isnan(table.loc[("3x", "sensitivity"), "p"]) and table.loc[("3x", "auc"), "note"] == ""
+
+
 def test_group_without_cases_is_a_named_error():
     with pytest.raises(StatisticsError, match="Group 4x has no cases"):
         pt.paired(adjudicated(), "2x", "4x", "malignant")

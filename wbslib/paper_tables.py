@@ -199,7 +199,8 @@ def mrmc_table(reads: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
     the 10-point ratings and for sensitivity and specificity of the calls. `reads`: effective reads
     (`readers.effective_reads`) with a label column; readers who read every image set only. A group
     with under 2 metastatic or non-metastatic patients shared with 1x (e.g. BM3D run on a few
-    studies) gets one row saying so instead of numbers."""
+    studies) gets one row saying so instead of numbers, and so does a figure of merit the test
+    cannot be computed for (no reader or case variance, e.g. every call alike)."""
     groups = ordered_groups(reads["group"])
     if STANDARD not in groups:
         raise StatisticsError("Group 1x has no cases in the reads; MRMC compares every group with 1x.")
@@ -215,8 +216,12 @@ def mrmc_table(reads: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
             rows.append({"group": group, "fom": "—", "cases": len(shared), "note": short})
             continue
         for fom, column in (("auc", "rating"), ("sensitivity", "malignant"), ("specificity", "malignant")):
-            res = mrmc_or(base.assign(rating=base[column]), fom=fom, cov="delong", readers="random",
-                          treatments=(group, STANDARD), conf=1 - alpha)
+            try:
+                res = mrmc_or(base.assign(rating=base[column]), fom=fom, cov="delong", readers="random",
+                              treatments=(group, STANDARD), conf=1 - alpha)
+            except StatisticsError as exc:  # e.g. every reader called every case alike: no variance to test
+                rows.append({"group": group, "fom": fom, "cases": len(shared), "note": f"not analysed: {exc}"})
+                continue
             rows.append({"group": group, "fom": fom, "group_value": res["fom_by_treatment"][group],
                          "value_1x": res["fom_by_treatment"][STANDARD], "diff": res["diff"], "ci_low": res["ci_low"],
                          "ci_high": res["ci_high"], "F": res["statistic"], "df2": res["df2"], "p": res["p"],

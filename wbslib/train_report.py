@@ -99,7 +99,8 @@ def gallery_figure(params: dict, run_dir: str | Path, case_index: int = 0, rows:
     fig, axes = plt.subplots(len(models), 4, figsize=(9, 3.0 * len(models) * rows / 256), squeeze=False)
     for row, spec in enumerate(models):
         model, meta = load_generator(Path(run_dir) / "checkpoints" / f"{model_name(spec)}.pt", device)
-        model = model.to(memory_format=torch.channels_last)  # as in training: faster convolutions
+        if str(device).startswith("cuda"):
+            model = model.to(memory_format=torch.channels_last)  # as in training: faster convolutions
         case = load_val_cases(manifest, resolve_path(params["data_root"]), float(spec["speed"]),
                               int(params["seed"]))[case_index]
         output = enhance(model, case.counts, case.speed_factor, meta["count_scale"], device)

@@ -4,8 +4,8 @@
 Loss: L_G = Lp + λ·L1 + η·L_BCE + γ·L_GAN (`wbslib.losses`); D learns real (standard) from fake
 (generator output). Pixels outside the keep-mask (the bladder in real pairs) are left out of every
 term: the output there is replaced by the target before any loss or D sees it, so they add no
-difference and no gradient. Tensors are channels_last; precision is fp32 on CPU and bf16 autocast
-on CUDA (fp16 with a GradScaler on GPUs without bf16).
+difference and no gradient. Tensors are channels_last on CUDA, contiguous on CPU; precision is
+fp32 on CPU and bf16 autocast on CUDA (fp16 with a GradScaler on GPUs without bf16).
 """
 from __future__ import annotations
 
@@ -61,10 +61,11 @@ def build_parts(cfg: dict, device: torch.device, *, amp: bool | None = None, cha
     """Fresh generator and discriminator (initialised from torch's global RNG: seed it first), Adam
     optimisers (lr, β 0.9/0.999), the GradScaler and the losses, all per `cfg` (train config).
 
-    `channels_last` None means yes (faster with oneDNN on CPU too). `compile_mode` ('default',
-    'reduce-overhead', ...) wraps G and D in `torch.compile` with that mode (not with `ddp`).
+    `channels_last` None means on CUDA only (on this project's CPUs it made a training step 20–50 %
+    slower: benchmarks/bench_train.py). `compile_mode` ('default', 'reduce-overhead', ...) wraps
+    G and D in `torch.compile` with that mode (not with `ddp`).
     """
-    channels_last = True if channels_last is None else channels_last
+    channels_last = device.type == "cuda" if channels_last is None else channels_last
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     g = RRDBNet(in_ch=1, out_ch=1, nf=cfg["nf"], nb=cfg["nb"], gc=cfg["gc"]).to(device, memory_format=fmt)
     d = UNetDiscriminatorSN(in_ch=1, nf=cfg["d_nf"]).to(device, memory_format=fmt)

@@ -83,7 +83,7 @@ def enhance(generator: torch.nn.Module, counts: np.ndarray, speed_factor: float,
         return out
     x = torch.from_numpy(preprocess.to_model_input(counts[views], speed_factor, scale))[:, None].to(device)
     with torch.autocast(device_type=x.device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
-        y = generator(x.contiguous(memory_format=torch.channels_last))
+        y = generator(x.contiguous(memory_format=torch.channels_last if x.is_cuda else torch.contiguous_format))
     out[views] = preprocess.from_model_output(y.float()[:, 0].cpu().numpy(), scale)
     return out
 
