@@ -167,6 +167,7 @@ def test_quality_rule_anchors():
     for blur, expected in ((float("nan"), 5.0), (0.5, 5.0), (0.75, 5.0), (1.5, 4.0), (2.25, 3.0), (4.0, 3.0)):
         assert quality_score(n_at[10.0], blur) == pytest.approx(expected)
     assert quality_score(n_at[5.0], 2.25) == 1.0  # never below 1
+    assert quality_score(n_at[20.0], 2.25) == pytest.approx(3.0)  # however low the noise, waxy costs 2 points
 
 
 def test_observer_training_variants_span_the_image_qualities():

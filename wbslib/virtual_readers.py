@@ -256,7 +256,7 @@ def quality_score(n_eff_bone: float, noise_blur_px: float = float("nan"), pixel_
     snr = REFERENCE_EXCESS * np.sqrt(area * n_eff_bone)
     smooth = np.clip((noise_blur_px - NATURAL_BLUR_PX) / (PLASTIC_BLUR_PX - NATURAL_BLUR_PX), 0.0, 1.0)
     penalty = SMOOTH_PENALTY * float(smooth) if np.isfinite(noise_blur_px) else 0.0
-    return float(np.clip(1.0 + 4.0 * (snr - ROSE_K) / ROSE_K - penalty, 1.0, 5.0))
+    return float(np.clip(np.clip(1.0 + 4.0 * (snr - ROSE_K) / ROSE_K, 1.0, 5.0) - penalty, 1.0, 5.0))
 
 
 def read(observer: Observer, feats: ImageFeatures, reader: VirtualReader, case_code: str, seed: int,
