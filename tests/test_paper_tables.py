@@ -152,6 +152,17 @@ def test_table4_and_lesion_agreement():
     assert agreement.loc["2x-real", "paper_lower"] == -19.26 and agreement.loc["2x-real", "paper_r"] == 0.999
 
 
+def test_table4_against_the_truth():
+    truth_rows = [(sid, group, "nrmse", value, "truth") for i, sid in enumerate(STUDIES)
+                  for group, value in (("1x", 0.16), ("2x", 0.24 + 0.001 * i), ("2x-real", 0.08))]
+    t4 = ps.table4(pd.concat([metrics_table(), pd.DataFrame(truth_rows, columns=metrics_table().columns)]),
+                   reference="truth").set_index(["metric", "group"])
+    assert list(t4.index.get_level_values("metric").unique()) == ["nrmse"]  # only what was measured vs truth
+    assert list(t4.loc["nrmse"].index) == ["1x", "2x", "2x-real"] and t4.loc[("nrmse", "1x"), "n"] == 10
+    assert t4.loc[("nrmse", "2x-real"), "better_than_raw"] and t4.loc[("nrmse", "2x-real"), "p_vs_raw"] == pytest.approx(2 / 1024)
+    assert (t4["paper"] == "—").all()
+
+
 def test_reproduction_summary_is_computed_from_the_numbers():
     adj = adjudicated()
     t2, t3, likert, auc = pt.table2(adj), pt.table3(adj), pt.likert_table(adj), pt.auc_table(adj)
