@@ -15,7 +15,7 @@ from scipy import ndimage
 from fixtures_infer import tiny_checkpoint, tiny_cohort
 from wbslib import panels
 from wbslib.counts_check import BLADDER_MARGIN_PX, CHECK_COLUMNS, counts_check, decay_correction, summarise_counts
-from wbslib.imagesets import acquisition_mid_time
+from wbslib.imagesets import acquisition_mid_time, load_scan
 from wbslib.dicom import read_wholebody
 from wbslib.errors import MetricInputError
 from wbslib.imagesets import build_image_sets
@@ -46,7 +46,7 @@ def test_counts_check_known_answers(image_sets):
     assert raw["counts"] == pytest.approx(fast[0][keep].sum()) and raw["counts_1x"] == pytest.approx(standard[0][keep].sum())
     assert raw["ratio"] == pytest.approx(fast[0][keep].sum() / standard[0][keep].sum())
     row = sets.set_index(["study_id", "group"])
-    t_fast, t_1x = acquisition_mid_time(row.loc[("S01", "2x")]), acquisition_mid_time(row.loc[("S01", "1x")])
+    t_fast, t_1x = (acquisition_mid_time(load_scan(row.loc[("S01", g)])[1]) for g in ("2x", "1x"))
     assert t_fast is not None and t_1x is not None and t_fast != t_1x   # fixture: same start, 2x ends sooner
     assert raw["ratio_decay"] == pytest.approx(raw["ratio"] * decay_correction(t_fast, t_1x))
     enhanced = check[check["method"] == "rrdb-simu"]

@@ -27,7 +27,7 @@ from scipy import ndimage
 
 from .errors import MetricInputError
 from .acquisition import HALF_LIFE_MIN
-from .imagesets import acquisition_mid_time, load_counts
+from .imagesets import acquisition_mid_time, load_scan
 from .params import resolve_path
 from .preprocess import bladder_mask
 from .scan import VIEWS
@@ -63,8 +63,7 @@ def decay_correction(mid_time, reference_mid_time) -> float:
     return float(2.0 ** (-(reference_mid_time - mid_time).total_seconds() / 60.0 / HALF_LIFE_MIN))
 
 
-def counts_check(image_sets: pd.DataFrame, data_root: str | os.PathLike, *, load=load_counts,
-                 mid_time=acquisition_mid_time) -> pd.DataFrame:
+def counts_check(image_sets: pd.DataFrame, data_root: str | os.PathLike, *, load=load_scan) -> pd.DataFrame:
     """One row per (study, group ≠ 1x, view present) of the test split (`CHECK_COLUMNS`)."""
     root = resolve_path(data_root)
     truth = (root / "truth").is_dir()
@@ -74,9 +73,10 @@ def counts_check(image_sets: pd.DataFrame, data_root: str | os.PathLike, *, load
         if len(standard) != 1:
             raise MetricInputError(f"Study {study_id} has {len(standard)} '1x' image sets; the counts check needs "
                                    "exactly one standard scan per study.")
-        reference, reference_time = load(standard.iloc[0]), mid_time(standard.iloc[0])
+        reference, reference_scan = load(standard.iloc[0])
         for row in study[study["group"] != "1x"].to_dict("records"):
-            image, decay = load(row), decay_correction(mid_time(row), reference_time)
+            image, scan = load(row)
+            decay = decay_correction(acquisition_mid_time(scan), acquisition_mid_time(reference_scan))
             mask, expected, source = _masks(root, str(study_id), float(row["speed_factor"]), image, reference, truth)
             for v, name in enumerate(VIEWS):
                 if not (np.isfinite(image[v]).all() and np.isfinite(reference[v]).all()):
@@ -86,7 +86,8 @@ def counts_check(image_sets: pd.DataFrame, data_root: str | os.PathLike, *, load
                 own = float(expected[v][keep].sum()) if expected is not None else np.nan
                 rows.append({"study_id": str(study_id), "group": row["group"], "method": row["method"], "view": name,
                              "counts": total, "counts_1x": total_1x, "ratio": total / total_1x,
-                             "ratio_decay": total * decay / total_1x, "ratio_truth": total / own, "min_count": float(image[v].min()), "bladder_from": source})
+                             "ratio_decay": total * decay / total_1x, "ratio_truth": total / own,
+                             "min_count": float(image[v].min()), "bladder_from": source})
     return pd.DataFrame(rows, columns=list(CHECK_COLUMNS))
 
 

@@ -21,14 +21,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pydicom
 
 from .dicom import read_wholebody
-from .dicom_header import acquisition_datetime
 from .errors import ManifestError
 from .fileio import write_csv
 from .params import project_root, resolve_path, run_dir
-from .scan import VIEWS, speed_label
+from .scan import VIEWS, WholeBodyScan, speed_label
 
 IMAGE_SET_COLUMNS = ("study_id", "group", "speed_factor", "method", "path", "to_1x", "split", "label")
 RAW_KINDS = ("standard", "fast-real")
@@ -103,8 +101,9 @@ def read_image_sets(run: str) -> pd.DataFrame:
     return df
 
 
-def load_counts(row) -> np.ndarray:
-    """The image set's counts in 1x-equivalent counts: float32 (2, rows, cols), NaN for a missing view.
+def load_scan(row) -> tuple[np.ndarray, WholeBodyScan]:
+    """The image set's counts in 1x-equivalent counts — float32 (2, rows, cols), NaN for a missing
+    view — and the scan they were read from (its header: acquisition time, frame duration, UIDs).
 
     Stored counts × `to_1x`; the file's own count level (Scan Velocity, or 1 for a derived
     1x-equivalent image) must agree with `to_1x` when the header states it (ManifestError if not).
@@ -116,15 +115,17 @@ def load_counts(row) -> np.ndarray:
     if stated is not None and not math.isclose(stated, to_1x, rel_tol=SPEED_RTOL):
         raise ManifestError(f"Image set {row['path']} holds counts at {speed_label(stated)} but the index says to "
                             f"multiply them by {to_1x:g}; rebuild the image-set index.")
-    return (scan.counts * np.float32(to_1x)).astype(np.float32)
+    return (scan.counts * np.float32(to_1x)).astype(np.float32), scan
 
 
-def acquisition_mid_time(row) -> datetime | None:
-    """Mid-time of the acquisition the image set comes from (Acquisition Date/Time + half the
-    Actual Frame Duration, from its first file's header; an enhanced image carries its source's);
-    None when the header lacks either."""
-    ds = pydicom.dcmread(resolve_path(str(row["path"]).split(";")[0]), stop_before_pixels=True)
-    start, duration_ms = acquisition_datetime(ds), ds.get("ActualFrameDuration")
-    if start is None or duration_ms in (None, ""):
+def load_counts(row) -> np.ndarray:
+    """The image set's 1x-equivalent counts (`load_scan` without the scan)."""
+    return load_scan(row)[0]
+
+
+def acquisition_mid_time(scan: WholeBodyScan) -> datetime | None:
+    """Mid-time of the acquisition a scan comes from (Acquisition Date/Time + half the Actual Frame
+    Duration; an enhanced image carries its source's); None when the header lacks either."""
+    if scan.acquisition_datetime is None or scan.frame_duration_s is None:
         return None
-    return start + timedelta(milliseconds=float(duration_ms) / 2.0)
+    return scan.acquisition_datetime + timedelta(seconds=scan.frame_duration_s / 2.0)

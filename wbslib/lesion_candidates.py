@@ -54,8 +54,8 @@ FEATURES = ("contrast_small", "contrast_mid", "snr", "focality", "ridge", "suppo
 class ImageFeatures(NamedTuple):
     """Candidates of one image set: `features` (K, len(FEATURES)) float64, `where` (K, 3) int
     (view, row, col) in that view's own pixel grid, `n_eff_bone` (Poisson-equivalent counts per
-    pixel in bone, corrected for noise correlation; NaN without a bone region) and
-    `noise_blur_px` (σ in px of the smoothing the noise shows; NaN without bone)."""
+    pixel in bone; NaN without a bone region) and `noise_blur_px` (the noise-texture index, px;
+    NaN without bone)."""
 
     features: np.ndarray
     where: np.ndarray
