@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from scipy import ndimage
 
 from . import preprocess
 from .acquisition import thin
+from .baselines import gaussian_counts
 from .cohort_truth import load_truth, truth_path
 from .datasets import acquisition_paths, read_counts
 from .errors import TrainingDataError
@@ -104,8 +104,7 @@ def raw_input(case: ValCase) -> np.ndarray:
 
 def gaussian_filtered(case: ValCase, sigma_px: float) -> np.ndarray:
     """The raw input (1x-equivalent) smoothed with a Gaussian of `sigma_px`, each view alone."""
-    raw = raw_input(case)
-    return np.stack([ndimage.gaussian_filter(v, sigma_px) if np.isfinite(v).all() else v for v in raw])
+    return gaussian_counts(raw_input(case), sigma_px)
 
 
 def best_gaussian(cases: list[ValCase], sigmas: tuple[float, ...] = GAUSS_SIGMAS_PX) -> dict:

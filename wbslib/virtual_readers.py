@@ -43,10 +43,10 @@ from typing import Callable, Iterable
 
 import numpy as np
 import pandas as pd
-from scipy import ndimage
 from sklearn.linear_model import LogisticRegression
 
 from .acquisition import thin
+from .baselines import gaussian_counts
 from .errors import ReaderStudyError
 from .fileio import write_text
 from .lesion_candidates import FEATURES, ImageFeatures, image_features
@@ -223,8 +223,7 @@ def training_variants(counts: np.ndarray, study_id: str) -> list[np.ndarray]:
     thinned = [(thin(integer, s, gen) * np.float32(s)).astype(np.float32) for s in VARIANT_SPEEDS]
     for t in thinned:
         t[~np.isfinite(counts)] = np.nan
-    smooth = np.stack([ndimage.gaussian_filter(v, VARIANT_SMOOTH_PX) if np.isfinite(v).all() else v for v in thinned[0]])
-    return [np.asarray(counts, np.float32), *thinned, smooth]
+    return [np.asarray(counts, np.float32), *thinned, gaussian_counts(thinned[0], VARIANT_SMOOTH_PX)]
 
 
 def cohort_observer(data_root: str | os.PathLike, manifest: str | os.PathLike) -> Observer:
