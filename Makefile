@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PARAMS ?= notebooks/params/demo.yaml
 
-.PHONY: install demo smoke test lab bench strip clean-runs
+.PHONY: install demo smoke test format lab bench strip clean-runs
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,8 +22,14 @@ demo: install            ## whole pipeline on the synthetic demo cohort → repo
 smoke: install           ## the same pipeline, tiny (what CI runs inside the tests)
 	$(VENV)/bin/wbs run --params notebooks/params/smoke.yaml
 
-test: install            ## unit, oracle, property and notebook smoke tests (CPU)
+test: install            ## lint, layer contracts, unit, oracle, property and notebook smoke tests (CPU)
+	$(VENV)/bin/ruff check wbslib tests benchmarks
+	$(VENV)/bin/ruff format --check wbslib tests benchmarks
 	MPLBACKEND=Agg $(VENV)/bin/pytest -q -p no:cacheprovider
+
+format: install          ## apply the code style (ruff: lint fixes, then format)
+	$(VENV)/bin/ruff check --fix wbslib tests benchmarks
+	$(VENV)/bin/ruff format wbslib tests benchmarks
 
 lab: install             ## JupyterLab on notebooks/ with this environment as the kernel
 	$(VENV)/bin/jupyter lab notebooks/

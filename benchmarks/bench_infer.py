@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_infer.py                 # CPU (≈ 3 min on 2 cores), and CUDA if present
     .venv/bin/python benchmarks/bench_infer.py --skip-cpu      # CUDA only
 
-CPU: eager fp32 (plain NCHW `model(x)`) against the optimised path (`wbslib.infer.enhance_counts`,
+CPU: eager fp32 (plain NCHW `model(x)`) against the optimised path (`wbslib.enhance.infer.enhance_counts`,
 precision 'auto': channels-last, bf16 only where the CPU has AMX and the counts check passes) and,
 for the record, forced bf16 autocast — each in its own process, so peak RSS is per path. Goals:
 ≥ 3 × faster than eager, counts within 1 %, peak RSS ≤ 4 GiB. CUDA: ms per study (goal ≤ 30 ms on an
@@ -17,6 +17,7 @@ output makes its count agreement a pessimistic bound), on CUDA it is first train
 `--train-steps` steps to denoise the test body, so its output carries the image as a trained
 model's does. Input: a seeded Poisson draw of a simple body (2x scan, ≈ 0.75 M counts in the anterior view).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,9 +29,9 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from wbslib.infer import enhance_counts
-from wbslib.infer_runtime import forward
-from wbslib.models import RRDBNet
+from wbslib.enhance.infer import enhance_counts
+from wbslib.enhance.models import RRDBNet
+from wbslib.enhance.runtime import forward
 
 PAPER = dict(in_ch=1, out_ch=1, nf=64, nb=9, gc=32)
 SPEED, SCALE = 2.0, 50.0
@@ -65,8 +66,8 @@ def briefly_trained(net: RRDBNet, steps: int, device: str, patch: int = 128, bat
         noisy = torch.from_numpy(gen.poisson(expected).astype(np.float32) * SPEED / SCALE)[:, None].to(device)
         r = gen.integers(0, expected.shape[1] - patch, batch // 2)
         c = gen.integers(0, expected.shape[2] - patch, batch // 2)
-        xs = torch.cat([noisy[:, :, a:a + patch, b:b + patch] for a, b in zip(r, c)])
-        ys = torch.cat([target[:, :, a:a + patch, b:b + patch] for a, b in zip(r, c)])
+        xs = torch.cat([noisy[:, :, a : a + patch, b : b + patch] for a, b in zip(r, c)])
+        ys = torch.cat([target[:, :, a : a + patch, b : b + patch] for a, b in zip(r, c)])
         with torch.autocast(device.split(":")[0], dtype=torch.bfloat16, enabled=device.startswith("cuda")):
             loss = (net(xs).float() - ys).abs().mean()
         optimiser.zero_grad()
@@ -92,7 +93,9 @@ def _cpu_path(name: str, threads: int, queue: mp.Queue) -> None:
             y = net(torch.from_numpy(counts * np.float32(SPEED / SCALE))[:, None]).numpy()[:, 0]
         out = np.maximum(y * SCALE, 0.0)
     else:
-        out = enhance_counts(counts, net, meta, device="cpu", precision="auto" if name == "optimised (auto)" else "bf16")
+        out = enhance_counts(
+            counts, net, meta, device="cpu", precision="auto" if name == "optimised (auto)" else "bf16"
+        )
     seconds = time.perf_counter() - start
     queue.put((name, seconds, out, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024))
 
@@ -120,9 +123,17 @@ def run_cpu(threads: int, paths: list[str]) -> list[dict]:
     for name in paths:
         _, seconds, out, rss = results[name]
         total, region = counts_vs(ref_out, out, masks)
-        rows.append({"device": f"cpu ({threads} threads)", "path": name, "ms/study": 1000 * seconds,
-                     "speed-up": ref_s / seconds, "total Δ%": total, "max region Δ%": region,
-                     "peak mem GiB": rss / 2**30})
+        rows.append(
+            {
+                "device": f"cpu ({threads} threads)",
+                "path": name,
+                "ms/study": 1000 * seconds,
+                "speed-up": ref_s / seconds,
+                "total Δ%": total,
+                "max region Δ%": region,
+                "peak mem GiB": rss / 2**30,
+            }
+        )
     return rows
 
 
@@ -139,12 +150,26 @@ def _time_cuda(fn, repeats: int) -> float:
     return float(np.median(times))
 
 
-def _cuda_row(name: str, seconds: float, eager: float, ref: np.ndarray | None, out: np.ndarray | None,
-              masks: dict, studies: int = 1) -> dict:
+def _cuda_row(
+    name: str,
+    seconds: float,
+    eager: float,
+    ref: np.ndarray | None,
+    out: np.ndarray | None,
+    masks: dict,
+    studies: int = 1,
+) -> dict:
     total, region = counts_vs(ref, out, masks) if out is not None else (np.nan, np.nan)
-    row = {"device": torch.cuda.get_device_name(0), "path": name, "ms/study": 1000 * seconds / studies,
-           "speed-up": eager * studies / seconds, "total Δ%": total, "max region Δ%": region,
-           "peak mem GiB": torch.cuda.max_memory_allocated() / 2**30, "studies/s": studies / seconds}
+    row = {
+        "device": torch.cuda.get_device_name(0),
+        "path": name,
+        "ms/study": 1000 * seconds / studies,
+        "speed-up": eager * studies / seconds,
+        "total Δ%": total,
+        "max region Δ%": region,
+        "peak mem GiB": torch.cuda.max_memory_allocated() / 2**30,
+        "studies/s": studies / seconds,
+    }
     print(row, flush=True)
     torch.cuda.reset_peak_memory_stats()
     return row
@@ -169,26 +194,60 @@ def run_cuda(batch: int, repeats: int, compile_model: bool, train_steps: int) ->
     rows = [_cuda_row("eager fp32 (TF32 convs)", eager, eager, ref, ref, masks)]
     net = net.to(memory_format=torch.channels_last)
     bf16 = np.maximum(forward(net, x, torch.bfloat16)[:, 0] * SCALE, 0.0)
-    rows.append(_cuda_row("bf16 autocast, channels-last", _time_cuda(lambda: forward(net, x, torch.bfloat16), repeats),
-                          eager, ref, bf16, masks))
+    rows.append(
+        _cuda_row(
+            "bf16 autocast, channels-last",
+            _time_cuda(lambda: forward(net, x, torch.bfloat16), repeats),
+            eager,
+            ref,
+            bf16,
+            masks,
+        )
+    )
     auto = enhance_counts(counts, net, meta, device="cuda")
-    rows.append(_cuda_row("enhance_counts (auto, with copies)",
-                          _time_cuda(lambda: enhance_counts(counts, net, meta, device="cuda"), repeats),
-                          eager, ref, auto, masks))
+    rows.append(
+        _cuda_row(
+            "enhance_counts (auto, with copies)",
+            _time_cuda(lambda: enhance_counts(counts, net, meta, device="cuda"), repeats),
+            eager,
+            ref,
+            auto,
+            masks,
+        )
+    )
     xb = x.repeat(batch, 1, 1, 1)
-    rows.append(_cuda_row(f"bf16 batch of {batch} studies", _time_cuda(lambda: forward(net, xb, torch.bfloat16),
-                                                                    max(3, repeats // 4)), eager, None, None, masks, batch))
+    rows.append(
+        _cuda_row(
+            f"bf16 batch of {batch} studies",
+            _time_cuda(lambda: forward(net, xb, torch.bfloat16), max(3, repeats // 4)),
+            eager,
+            None,
+            None,
+            masks,
+            batch,
+        )
+    )
     for tile in (256, 512):
         tiled = enhance_counts(counts, net, meta, device="cuda", tile=tile)
-        print({"tile": tile, "max|tiled-whole|/max(whole) %": 100 * float(np.abs(tiled - auto).max() / auto.max())},
-              flush=True)
+        print(
+            {"tile": tile, "max|tiled-whole|/max(whole) %": 100 * float(np.abs(tiled - auto).max() / auto.max())},
+            flush=True,
+        )
     if compile_model:
         start = time.perf_counter()
         compiled = torch.compile(net)
         out = np.maximum(forward(compiled, x, torch.bfloat16)[:, 0] * SCALE, 0.0)
         print({"torch.compile seconds": time.perf_counter() - start}, flush=True)
-        rows.append(_cuda_row("bf16 + torch.compile", _time_cuda(lambda: forward(compiled, x, torch.bfloat16), repeats),
-                              eager, ref, out, masks))
+        rows.append(
+            _cuda_row(
+                "bf16 + torch.compile",
+                _time_cuda(lambda: forward(compiled, x, torch.bfloat16), repeats),
+                eager,
+                ref,
+                out,
+                masks,
+            )
+        )
     return rows
 
 
@@ -200,8 +259,12 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--compile", action="store_true", help="add a bf16 + torch.compile line on CUDA")
-    parser.add_argument("--train-steps", type=int, default=300,
-                        help="on CUDA, train the generator this many steps first (0: random weights)")
+    parser.add_argument(
+        "--train-steps",
+        type=int,
+        default=300,
+        help="on CUDA, train the generator this many steps first (0: random weights)",
+    )
     args = parser.parse_args()
     rows = []
     if not args.skip_cpu:
@@ -210,6 +273,7 @@ def main() -> None:
     if torch.cuda.is_available():
         rows += run_cuda(args.batch, args.repeats, args.compile, args.train_steps)
     import pandas as pd
+
     table = pd.DataFrame(rows)
     print(f"paper-size RRDBNet {PAPER}, one study = 2 views × 1024 × 256, {SPEED:g}x input")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3g}"))

@@ -2,18 +2,19 @@
 
 Sizes: 'paper' (nf 64, nb 9, gc 32; D nf 64) and 'demo' (the train section of
 notebooks/params/demo.yaml, or of --demo-params). Paths, each timed in the same run so the ratios are fair:
-  eager-fp32   NCHW tensors, fp32, no compilation (the baseline; what wbslib.train uses on CPU)
+  eager-fp32   NCHW tensors, fp32, no compilation (the baseline; what wbslib.enhance.training.loop uses on CPU)
   cl-fp32      channels_last, fp32 (slower than eager on this project's CPUs)
-  cl-bf16      channels_last + bf16 autocast (what wbslib.train uses on CUDA)
+  cl-bf16      channels_last + bf16 autocast (what wbslib.enhance.training.loop uses on CUDA)
   compiled     cl-bf16 + torch.compile of G and D (default on CUDA; on CPU only with --compile on)
   compiled-ro  the same with mode 'reduce-overhead' (CUDA graphs; with --cudagraphs on CUDA)
 Data are random patches already on the device (the loader is not timed); the perceptual term is
-off (no VGG19 weights here), every other loss term is on, as in `wbslib.train_step.gan_step`.
+off (no VGG19 weights here), every other loss term is on, as in `wbslib.enhance.training.step.gan_step`.
 
     PYTHONPATH=. python benchmarks/bench_train.py [--device auto|cpu|cuda] [--steps N] [--seconds S]
                                      [--sizes paper demo] [--patch 192] [--batch 1] [--compile auto|on|off]
                                      [--cudagraphs] [--demo-params FILE]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,14 +24,18 @@ from pathlib import Path
 import torch
 import yaml
 
-from wbslib.params import resolve_device
-from wbslib.repro import print_environment
-from wbslib.train_step import build_parts, gan_step
+from wbslib.core.params import resolve_device
+from wbslib.core.repro import print_environment
+from wbslib.enhance.training.step import build_parts, gan_step
 
 ROOT = Path(__file__).resolve().parent.parent
 PAPER = {"nf": 64, "nb": 9, "gc": 32, "d_nf": 64}
-LOSS = {"lr": 2e-4, "loss_weights": {"l1": 0.005, "bce": 0.01, "gan": 0.001}, "perceptual": "none",
-        "gan_loss": "vanilla"}
+LOSS = {
+    "lr": 2e-4,
+    "loss_weights": {"l1": 0.005, "bce": 0.01, "gan": 0.001},
+    "perceptual": "none",
+    "gan_loss": "vanilla",
+}
 
 
 def demo_size(params_file: Path) -> dict:
@@ -67,9 +72,16 @@ def measure(size: dict, path: str, device: torch.device, args) -> dict:
     sync(device)
     wall = time.perf_counter() - t0
     n_params = sum(p.numel() for p in parts.generator.parameters())
-    return {"size": args.size_name, "G params": n_params, "path": path, "steps": done,
-            "steps/s": done / wall, "ms/step": 1000 * wall / done, "cpu s/step": (time.process_time() - cpu0) / done,
-            "warm-up s": warm_s}
+    return {
+        "size": args.size_name,
+        "G params": n_params,
+        "path": path,
+        "steps": done,
+        "steps/s": done / wall,
+        "ms/step": 1000 * wall / done,
+        "cpu s/step": (time.process_time() - cpu0) / done,
+        "warm-up s": warm_s,
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -82,8 +94,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--patch", type=int, default=192)
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--compile", default="auto", choices=["auto", "on", "off"])
-    ap.add_argument("--demo-params", type=Path, default=ROOT / "notebooks" / "params" / "demo.yaml",
-                    help="params file whose train section gives the demo size")
+    ap.add_argument(
+        "--demo-params",
+        type=Path,
+        default=ROOT / "notebooks" / "params" / "demo.yaml",
+        help="params file whose train section gives the demo size",
+    )
     ap.add_argument("--cudagraphs", action="store_true", help="also time torch.compile mode 'reduce-overhead'")
     args = ap.parse_args(argv)
     device = torch.device(resolve_device(args.device))
@@ -96,8 +112,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.cudagraphs and cuda:
         paths.append("compiled-ro")
     print_environment()
-    print(f"device {device}, patch {args.patch}², batch {args.batch}, perceptual term off, torch threads "
-          f"{torch.get_num_threads()}")
+    print(
+        f"device {device}, patch {args.patch}², batch {args.batch}, perceptual term off, torch threads "
+        f"{torch.get_num_threads()}"
+    )
     rows = []
     for name in args.sizes:
         args.size_name = name
@@ -112,14 +130,28 @@ def main(argv: list[str] | None = None) -> None:
             base = base or row["steps/s"]
             row["vs eager"] = row["steps/s"] / base
             rows.append(row)
-            print(f"{name:6s} {path:11s} {row['steps/s']:8.2f} steps/s  ({row['vs eager']:.2f}× eager, "
-                  f"{row['steps']} steps, warm-up {row['warm-up s']:.1f} s)", flush=True)
+            print(
+                f"{name:6s} {path:11s} {row['steps/s']:8.2f} steps/s  ({row['vs eager']:.2f}× eager, "
+                f"{row['steps']} steps, warm-up {row['warm-up s']:.1f} s)",
+                flush=True,
+            )
     print()
     header = ["size", "G params", "path", "steps/s", "ms/step", "cpu s/step", "vs eager"]
     print(" | ".join(header))
     for r in rows:
-        print(" | ".join([r["size"], f"{r['G params']:,}", r["path"], f"{r['steps/s']:.2f}", f"{r['ms/step']:.1f}",
-                          f"{r['cpu s/step']:.2f}", f"{r['vs eager']:.2f}"]))
+        print(
+            " | ".join(
+                [
+                    r["size"],
+                    f"{r['G params']:,}",
+                    r["path"],
+                    f"{r['steps/s']:.2f}",
+                    f"{r['ms/step']:.1f}",
+                    f"{r['cpu s/step']:.2f}",
+                    f"{r['vs eager']:.2f}",
+                ]
+            )
+        )
 
 
 if __name__ == "__main__":

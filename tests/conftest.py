@@ -1,4 +1,5 @@
 """Test-wide settings: no test reads the user's home, torch cache or a GPU by accident."""
+
 from __future__ import annotations
 
 import os
@@ -9,6 +10,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 try:  # one intra-op thread in the test process: OpenMP spin-waits collapse when cores are shared
     import torch
+
     torch.set_num_threads(1)
 except ImportError:
     pass
@@ -28,6 +30,7 @@ def pytest_collection_modifyitems(config, items):
     """Skip tests marked `gpu` when CUDA is not available."""
     try:
         import torch
+
         has_cuda = torch.cuda.is_available()
     except ImportError:
         has_cuda = False

@@ -1,16 +1,17 @@
 """Build valid and broken whole-body NM DICOM files in a folder, for tests (`from fixtures_dicom import ...`).
 
-Valid files come from `wbslib.dicom.write_acquisition`; broken ones are edits of a valid file, one
+Valid files come from `wbslib.io.dicom.write_acquisition`; broken ones are edits of a valid file, one
 defect each. Counts are seeded Poisson draws, so every file is the same on every run.
 """
+
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pydicom
@@ -20,8 +21,13 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.uid import CTImageStorage, JPEG2000Lossless, RLELossless
 
-from wbslib.dicom import write_acquisition
-from wbslib.dicom_common import PRIVATE_COUNTS_PER_FRAME, PRIVATE_CREATOR, PRIVATE_GROUP, code_item
+from wbslib.io.dicom import write_acquisition
+from wbslib.io.dicom.common import (
+    PRIVATE_COUNTS_PER_FRAME,
+    PRIVATE_CREATOR,
+    PRIVATE_GROUP,
+    code_item,
+)
 
 STUDY_UID = "1.2.826.0.1.3680043.8.498.1"
 WHEN = datetime(2024, 3, 5, 9, 30, 15)
@@ -36,13 +42,27 @@ def make_counts(shape: tuple[int, int, int] = (2, 128, 64), seed: int = 0, mean:
     return np.random.default_rng(seed).poisson(lam).astype(np.float32)
 
 
-def write_scan(folder: str | os.PathLike, name: str = "scan.dcm", counts: np.ndarray | None = None, *,
-               speed_factor: float = 2.0, seed: int = 0, **kwargs) -> Path:
+def write_scan(
+    folder: str | os.PathLike,
+    name: str = "scan.dcm",
+    counts: np.ndarray | None = None,
+    *,
+    speed_factor: float = 2.0,
+    seed: int = 0,
+    **kwargs,
+) -> Path:
     """A valid 2-frame (ANT, POST) NM acquisition written by `write_acquisition`."""
     counts = make_counts(seed=seed) if counts is None else counts
-    args = dict(speed_factor=speed_factor, patient_id="PAT001", patient_name="Doe^Jane", study_uid=STUDY_UID,
-                acquisition_datetime=WHEN, series_description=f"WBS {speed_factor:g}x", patient_sex="F",
-                patient_age=67)
+    args = dict(
+        speed_factor=speed_factor,
+        patient_id="PAT001",
+        patient_name="Doe^Jane",
+        study_uid=STUDY_UID,
+        acquisition_datetime=WHEN,
+        series_description=f"WBS {speed_factor:g}x",
+        patient_sex="F",
+        patient_age=67,
+    )
     return write_acquisition(Path(folder) / name, counts, **{**args, **kwargs})
 
 
@@ -73,9 +93,11 @@ def split_views(source: str | os.PathLike, folder: str | os.PathLike) -> tuple[P
     """Two single-frame files (ANT, POST) made from a 2-frame project file, new SOP UIDs."""
     out = []
     for frame, view in enumerate(("ANT", "POST")):
+
         def change(ds: Dataset, frame=frame, view=view) -> None:
             keep_frames(ds, [frame])
             ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = f"{ds.SOPInstanceUID}.{frame + 1}"
+
         out.append(edit(source, Path(folder) / f"{view}.dcm", change))
     return out[0], out[1]
 
@@ -97,9 +119,11 @@ def compress(source: str | os.PathLike, out: str | os.PathLike, syntax: str) -> 
 
 def to_signed(source: str | os.PathLike, out: str | os.PathLike) -> Path:
     """The same counts stored as signed 16-bit (Pixel Representation 1)."""
+
     def change(ds: Dataset) -> None:
         ds.PixelRepresentation = 1
         ds.PixelData = ds.pixel_array.astype("<i2").tobytes()
+
     return edit(source, out, change)
 
 
@@ -148,9 +172,11 @@ def not_dicom(out: str | os.PathLike) -> Path:
 
 def as_ct(source: str | os.PathLike, out: str | os.PathLike) -> Path:
     """The pixels relabelled as a CT image."""
+
     def change(ds: Dataset) -> None:
         ds.Modality = "CT"
         ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = CTImageStorage
+
     return edit(source, out, change)
 
 
@@ -166,16 +192,21 @@ def three_frames(source: str | os.PathLike, out: str | os.PathLike) -> Path:
 
 def frames_not_matching_vectors(source: str | os.PathLike, out: str | os.PathLike) -> Path:
     """Number of Frames says 1 while Detector and Energy Window Vectors hold 2 values."""
+
     def change(ds: Dataset) -> None:
         ds.NumberOfFrames = 1
+
     return edit(source, out, change)
 
 
 def unknown_view(source: str | os.PathLike, out: str | os.PathLike) -> Path:
     """The POST detector's view code replaced by 'Left lateral projection'."""
+
     def change(ds: Dataset) -> None:
         ds.DetectorInformationSequence[1].ViewCodeSequence = Sequence(
-            [code_item("399118008", "SCT", "Left lateral projection")])
+            [code_item("399118008", "SCT", "Left lateral projection")]
+        )
+
     return edit(source, out, change)
 
 

@@ -1,16 +1,21 @@
-"""The R reference data in ../shared/oracles/ beside the project root (statistics oracle tests)."""
+"""The R reference data for the statistics oracle tests, kept in tests/data/oracles/ (see its README)."""
+
 from __future__ import annotations
+
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from wbslib.params import project_root
+ORACLE_DIR = Path(__file__).resolve().parent / "data" / "oracles"
 
 
 def oracle_csv(name: str) -> pd.DataFrame:
-    """A data file of ../shared/oracles/ beside the project root; fails (not skips) when absent."""
-    path = project_root().parent / "shared" / "oracles" / name
+    """A data file of tests/data/oracles/; fails (not skips) when absent."""
+    path = ORACLE_DIR / name
     if not path.is_file():
-        pytest.fail(f"Oracle data {path} is missing; the oracle tests need ../shared/oracles/{name} "
-                    "beside the project root.")
+        pytest.fail(
+            f"Oracle data {path} is missing; restore tests/data/oracles/{name} from git "
+            "(its source and checksum are in tests/data/oracles/README.md)."
+        )
     return pd.read_csv(path)

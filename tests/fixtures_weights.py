@@ -20,6 +20,7 @@ reads, are stored as stride-0 broadcast zeros so they take a few bytes instead o
 The Inception file is the state dict of torch-fidelity's `FeatureExtractorInceptionV3` (PyTorch's
 default init, BatchNorm at running mean 0 / variance 1).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -28,7 +29,7 @@ import pytest
 import torch
 import torchvision
 
-from wbslib.weights import SKIP_CHECKSUM_ENV, WEIGHTS
+from wbslib.metrics.weights import SKIP_CHECKSUM_ENV, WEIGHTS
 
 SEED = 20240  # fixed: the same random weights in every session
 _store: dict[str, Path] = {}  # session cache: folder holding the generated files

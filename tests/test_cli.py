@@ -1,4 +1,5 @@
 """The `wbs` command: manifest build/verify end to end, and every bad input → one sentence, exit 2."""
+
 from __future__ import annotations
 
 import os
@@ -10,8 +11,8 @@ from pathlib import Path
 import nbformat
 import pytest
 import yaml
-
 from fixtures_manifest import write_cohort
+
 from wbslib.cli import main
 
 WBS = Path(sys.executable).with_name("wbs")
@@ -63,20 +64,23 @@ def bad_files(tmp_path):
     return tmp_path
 
 
-@pytest.mark.parametrize("argv,sentence", [
-    (["manifest", "build", "{t}/nowhere", "--out", "{t}/m.csv"], "does not exist"),
-    (["manifest", "build", "{cohort}", "--out", "{t}/m.csv", "--labels", "{t}/labels.csv"], "line 2"),
-    (["manifest", "build", "{cohort}", "--out", "{t}/m.csv", "--split", "0.9,0.9,0.1"], "summing to 1"),
-    (["manifest", "build", "{cohort}", "--out", "{t}/m.csv", "--data-root", "{t}"], "not inside the data root"),
-    (["manifest", "verify", "{t}/missing.csv"], "does not exist"),
-    (["manifest", "verify", "{t}/bad_manifest.csv"], "lacks the column(s) speed_factor"),
-    (["run", "--params", "{t}/missing.yaml"], "does not exist"),
-    (["run", "--params", "{t}/not_yaml.yaml"], "is not valid YAML"),
-    (["run", "--params", "{t}/no_notebooks.yaml"], "needs 'notebooks'"),
-    (["simulate", "--params", "{t}/missing.yaml"], "does not exist"),
-    (["enhance", "{t}/none.dcm", "--model", "{t}/m.pt", "--out", "{t}/o"], "Study file"),
-    (["enhance", "{t}/study.dcm", "--model", "{t}/m.pt", "--out", "{t}/o"], "Checkpoint"),
-])
+@pytest.mark.parametrize(
+    "argv,sentence",
+    [
+        (["manifest", "build", "{t}/nowhere", "--out", "{t}/m.csv"], "does not exist"),
+        (["manifest", "build", "{cohort}", "--out", "{t}/m.csv", "--labels", "{t}/labels.csv"], "line 2"),
+        (["manifest", "build", "{cohort}", "--out", "{t}/m.csv", "--split", "0.9,0.9,0.1"], "summing to 1"),
+        (["manifest", "build", "{cohort}", "--out", "{t}/m.csv", "--data-root", "{t}"], "not inside the data root"),
+        (["manifest", "verify", "{t}/missing.csv"], "does not exist"),
+        (["manifest", "verify", "{t}/bad_manifest.csv"], "lacks the column(s) speed_factor"),
+        (["run", "--params", "{t}/missing.yaml"], "does not exist"),
+        (["run", "--params", "{t}/not_yaml.yaml"], "is not valid YAML"),
+        (["run", "--params", "{t}/no_notebooks.yaml"], "needs 'notebooks'"),
+        (["simulate", "--params", "{t}/missing.yaml"], "does not exist"),
+        (["enhance", "{t}/none.dcm", "--model", "{t}/m.pt", "--out", "{t}/o"], "Study file"),
+        (["enhance", "{t}/study.dcm", "--model", "{t}/m.pt", "--out", "{t}/o"], "Checkpoint"),
+    ],
+)
 def test_bad_input_prints_one_sentence_and_exits_2(argv, sentence, bad_files, cohort, capsys):
     args = [a.format(t=bad_files, cohort=cohort) for a in argv]
     code, _, err = _run(capsys, *args)
@@ -86,8 +90,13 @@ def test_bad_input_prints_one_sentence_and_exits_2(argv, sentence, bad_files, co
 
 def test_console_script_has_no_traceback(tmp_path):
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    proc = subprocess.run([str(WBS), "manifest", "verify", str(tmp_path / "none.csv")], capture_output=True,
-                          text=True, env=env, timeout=120)
+    proc = subprocess.run(
+        [str(WBS), "manifest", "verify", str(tmp_path / "none.csv")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.startswith("wbs: Manifest ") and "does not exist" in proc.stderr
 

@@ -4,14 +4,16 @@ A smooth 'body' (soft tissue 8 counts/pixel at 1x), spine, ribs, a pelvic ring a
 blurred a little; the posterior view is 0.8 × the anterior. Sizes scale with (rows, cols), so the
 training tests can use 128 × 64 images and stay fast.
 """
+
 from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage
 
 
-def synthetic_expected(rows: int = 1024, cols: int = 256, level: float = 1.0, bladder: float = 3.0,
-                       shift: tuple[float, float] = (0.0, 0.0)) -> tuple[np.ndarray, np.ndarray]:
+def synthetic_expected(
+    rows: int = 1024, cols: int = 256, level: float = 1.0, bladder: float = 3.0, shift: tuple[float, float] = (0.0, 0.0)
+) -> tuple[np.ndarray, np.ndarray]:
     """(noise-free expected counts float32 (2, rows, cols), bladder truth mask bool (2, rows, cols)).
 
     `level` multiplies every count (1/s for an s-times-faster scan); `bladder` is the bladder's
@@ -39,9 +41,18 @@ def poisson(expected: np.ndarray, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).poisson(expected).astype(np.float32)
 
 
-def write_cohort(root, *, rows: int = 128, cols: int = 64, n_train: int = 2, n_val: int = 1,
-                 speeds: tuple[float, ...] = (2.0,), seed: int = 0, with_standard: bool = True,
-                 with_truth: bool = True) -> dict:
+def write_cohort(
+    root,
+    *,
+    rows: int = 128,
+    cols: int = 64,
+    n_train: int = 2,
+    n_val: int = 1,
+    speeds: tuple[float, ...] = (2.0,),
+    seed: int = 0,
+    with_standard: bool = True,
+    with_truth: bool = True,
+) -> dict:
     """A tiny phantom-like cohort on disk: DICOM per acquisition, truth npz files and a manifest.
 
     Each patient has a 1x scan and a fast-real scan per speed (acquired earlier: the bladder is
@@ -53,10 +64,10 @@ def write_cohort(root, *, rows: int = 128, cols: int = 64, n_train: int = 2, n_v
 
     import pandas as pd
 
-    from wbslib.dicom import write_acquisition
-    from wbslib.fileio import sha256_file
-    from wbslib.manifest import write_manifest
-    from wbslib.scan import speed_label
+    from wbslib.core.fileio import sha256_file
+    from wbslib.core.scan import speed_label
+    from wbslib.io.dicom import write_acquisition
+    from wbslib.io.manifest.schema import write_manifest
 
     root = Path(root)
     gen = np.random.default_rng(seed)
@@ -66,26 +77,69 @@ def write_cohort(root, *, rows: int = 128, cols: int = 64, n_train: int = 2, n_v
         uptake = 1.0 + 0.15 * k
         for speed in ((1.0,) if with_standard else ()) + tuple(speeds):
             shift = (0.0, 0.0) if speed == 1 else tuple(gen.uniform(-1, 1, 2))
-            expected, bladder = synthetic_expected(rows, cols, level=uptake / speed,
-                                                   bladder=3.0 if speed == 1 else 2.0, shift=shift)
+            expected, bladder = synthetic_expected(
+                rows, cols, level=uptake / speed, bladder=3.0 if speed == 1 else 2.0, shift=shift
+            )
             label = speed_label(speed)
             path = Path("dicom") / sid / f"{label}.dcm"
-            write_acquisition(root / path, poisson(expected, int(gen.integers(2**31))), speed_factor=speed,
-                              patient_id=sid, patient_name=f"Phantom^{sid}", study_uid=f"1.2.826.0.1.3680043.10.1.{k + 1}",
-                              acquisition_datetime=datetime(2024, 1, 1, 9, 0), series_description=f"WB {label}")
+            write_acquisition(
+                root / path,
+                poisson(expected, int(gen.integers(2**31))),
+                speed_factor=speed,
+                patient_id=sid,
+                patient_name=f"Phantom^{sid}",
+                study_uid=f"1.2.826.0.1.3680043.10.1.{k + 1}",
+                acquisition_datetime=datetime(2024, 1, 1, 9, 0),
+                series_description=f"WB {label}",
+            )
             if with_truth:
                 truth = root / "truth" / sid / f"{label}.npz"
                 truth.parent.mkdir(parents=True, exist_ok=True)
                 body = expected > 1.0
-                np.savez(truth, expected=expected, shift_px=np.asarray(shift), skeleton=expected > 30,
-                         bladder=bladder, kidneys=np.zeros_like(bladder), body=body)
-            rows_out.append({"study_id": sid, "views": "ANT+POST", "speed_factor": speed,
-                             "kind": "standard" if speed == 1 else "fast-real", "path": path.as_posix(),
-                             "sha256": sha256_file(root / path), "counts_accumulated": "", "split": split,
-                             "label": "", "source": "phantom"})
+                np.savez(
+                    truth,
+                    expected=expected,
+                    shift_px=np.asarray(shift),
+                    skeleton=expected > 30,
+                    bladder=bladder,
+                    kidneys=np.zeros_like(bladder),
+                    body=body,
+                )
+            rows_out.append(
+                {
+                    "study_id": sid,
+                    "views": "ANT+POST",
+                    "speed_factor": speed,
+                    "kind": "standard" if speed == 1 else "fast-real",
+                    "path": path.as_posix(),
+                    "sha256": sha256_file(root / path),
+                    "counts_accumulated": "",
+                    "split": split,
+                    "label": "",
+                    "source": "phantom",
+                }
+            )
     write_manifest(pd.DataFrame(rows_out), root / "manifest.csv")
-    return {"run": "test", "seed": 3, "device": "cpu", "data_root": str(root), "manifest": str(root / "manifest.csv"),
-            "train": {"models": [{"mode": "simu", "speed": speeds[0]}], "nf": 8, "nb": 1, "gc": 8, "patch_size": 32,
-                      "batch_size": 2, "steps": 4, "val_every": 2, "checkpoint_every": 2, "lr": 2e-4,
-                      "loss_weights": {"l1": 0.005, "bce": 0.01, "gan": 0.001}, "perceptual": "none",
-                      "gan_loss": "vanilla", "workers": 0}}
+    return {
+        "run": "test",
+        "seed": 3,
+        "device": "cpu",
+        "data_root": str(root),
+        "manifest": str(root / "manifest.csv"),
+        "train": {
+            "models": [{"mode": "simu", "speed": speeds[0]}],
+            "nf": 8,
+            "nb": 1,
+            "gc": 8,
+            "patch_size": 32,
+            "batch_size": 2,
+            "steps": 4,
+            "val_every": 2,
+            "checkpoint_every": 2,
+            "lr": 2e-4,
+            "loss_weights": {"l1": 0.005, "bce": 0.01, "gan": 0.001},
+            "perceptual": "none",
+            "gan_loss": "vanilla",
+            "workers": 0,
+        },
+    }

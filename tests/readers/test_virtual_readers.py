@@ -1,0 +1,268 @@
+"""wbslib.readers.virtual / lesion_candidates: model observers on the phantom, pixels only.
+
+Known answers: the noise level of Poisson counts (n_eff = μ / s), the quality rule's anchors
+(Rose SNR 5 → Likert 1, 10 → 5), the call rate of a reader over many codes (Φ of its criterion
+distance), candidate labels on both views. The acceptance check reads a small phantom cohort:
+1x must beat raw 3x in accuracy and AUC; reads are deterministic for a seed.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import ndimage
+from scipy import stats as sps
+
+from wbslib.core.errors import ReaderStudyError
+from wbslib.core.repro import rng
+from wbslib.phantom.acquisition import acquire
+from wbslib.phantom.body import make_phantom
+from wbslib.readers.atlas import ATLAS_FEATURES, COL_BINS, ROW_BINS
+from wbslib.readers.candidates import FEATURES, ImageFeatures, image_features
+from wbslib.readers.virtual import (
+    CONFIDENCE_EDGES,
+    NATURAL_BLUR_PX,
+    VARIANT_SPEEDS,
+    Observer,
+    candidate_labels,
+    quality_score,
+    read,
+    read_cases,
+    train_observer,
+    training_variants,
+    virtual_panel,
+)
+from wbslib.readers.worklist import adjudicate, make_worklist, reads_table
+from wbslib.stats.proportions import diagnostic_performance
+from wbslib.stats.roc import auc_delong
+
+N_TRAIN, N_TEST, SEED = 20, 32, 6
+
+
+def patient(study_id: str, metastatic: bool) -> tuple[np.ndarray, pd.DataFrame, object]:
+    """Expected 1x counts, lesion table rows (1x anterior grid) and the phantom of one patient."""
+    gen = rng(SEED, "patient", study_id)
+    ph = make_phantom(
+        study_id,
+        {
+            "sex": "F" if gen.uniform() < 0.5 else "M",
+            "age": float(gen.uniform(40, 80)),
+            "height_cm": float(gen.uniform(155, 185)),
+            "bmi": float(gen.uniform(19, 30)),
+            "metastatic": metastatic,
+        },
+        gen,
+    )
+    rendered = ph.render()
+    lesions = pd.DataFrame(
+        [
+            {"study_id": study_id, "row": r, "col": c, "diameter_mm": l.diameter_mm, "malignant": int(l.malignant)}
+            for l, (r, c) in zip(ph.lesions, rendered.lesion_rc)
+        ],
+        columns=["study_id", "row", "col", "diameter_mm", "malignant"],
+    )
+    return rendered.image, lesions, ph
+
+
+def scan(expected: np.ndarray, speed: float, key: str) -> np.ndarray:
+    """A raw scan at `speed` in 1x-equivalent counts (Poisson of expected / s, × s)."""
+    return acquire(expected / speed, rng(SEED, "scan", key, speed)).astype(np.float32) * np.float32(speed)
+
+
+@pytest.fixture(scope="module")
+def cohort():
+    train = []
+    for i in range(N_TRAIN):
+        expected, lesions, ph = patient(f"TR{i:02d}", i % 2 == 0)
+        train.append((scan(expected, 1.0, ph.study_id), lesions, ph.label))
+    images, labels = {}, {}
+    for i in range(N_TEST):
+        expected, _, ph = patient(f"TE{i:02d}", i % 2 == 1)
+        labels[ph.study_id] = ph.label
+        for speed in (1.0, 3.0):
+            images[(ph.study_id, f"{speed:g}x")] = scan(expected, speed, ph.study_id)
+    return {"observer": train_observer(train), "images": images, "labels": labels, "train": train}
+
+
+def read_cohort(cohort, seed: int, studies=None) -> pd.DataFrame:
+    sets = pd.DataFrame(sorted(cohort["images"]), columns=["study_id", "group"])
+    if studies is not None:
+        sets = sets[sets["study_id"].isin(studies)]
+    worklist, key = make_worklist(sets, seed)
+    where = dict(zip(key["case_code"], zip(key["study_id"], key["group"])))
+    sheet = read_cases(
+        cohort["observer"], worklist["case_code"], lambda code: cohort["images"][where[code]], virtual_panel(2), seed
+    )
+    return reads_table(sheet, key, "virtual")
+
+
+def test_virtual_readers_see_1x_better_than_raw_3x_and_are_deterministic(cohort):
+    reads = read_cohort(cohort, seed=3)
+    assert sorted(reads["reader"].unique()) == ["virtual-1", "virtual-2", "virtual-3"]
+    assert len(reads) == 3 * 2 * N_TEST and (reads["reader_kind"] == "virtual").all()
+    adjudicated = adjudicate(reads, cohort["labels"])
+    result = {}
+    for group, d in adjudicated.groupby("group"):
+        perf = diagnostic_performance(d["label"].astype(int), d["malignant"])
+        result[group] = (
+            perf["accuracy"].estimate,
+            auc_delong(d["label"].astype(int), d["rating"]).auc,
+            d["likert_mean"].mean(),
+        )
+    assert result["1x"][0] > result["3x"][0] and result["1x"][1] > result["3x"][1]
+    assert result["1x"][2] > result["3x"][2] + 1.5  # far less noise at 1x: clearly better quality
+
+
+def test_reads_are_deterministic_for_a_seed(cohort):
+    studies = ["TE00", "TE01"]
+    first = read_cohort(cohort, 3, studies)
+    pd.testing.assert_frame_equal(first, read_cohort(cohort, 3, studies))
+    other = read_cohort(cohort, 4, studies)
+    assert not other[["likert", "malignant", "confidence"]].equals(first[["likert", "malignant", "confidence"]])
+
+
+def test_reader_sees_pixels_and_code_only():
+    params = set(inspect.signature(read).parameters)
+    assert params == {"observer", "feats", "reader", "case_code", "seed", "pixel_mm"}
+    assert set(inspect.signature(read_cases).parameters) == {
+        "observer",
+        "case_codes",
+        "pixels",
+        "panel",
+        "seed",
+        "pixel_mm",
+        "progress",
+    }
+
+
+def test_same_image_under_many_codes_reads_from_one_distribution(cohort):
+    """Call rate over 400 codes = Φ(distance / decision_sd) for every reader; two code sets agree."""
+    observer = cohort["observer"]
+    feats = image_features(cohort["images"][("TE01", "1x")])
+    lam = observer.decision(feats)
+    for reader in virtual_panel(2):
+        calls = [
+            [read(observer, feats, reader, f"{tag}{i:04d}", 1)["malignant"] for i in range(400)] for tag in ("A", "B")
+        ]
+        expected = sps.norm.cdf((lam - observer.threshold - reader.criterion_shift) / reader.decision_sd)
+        for c in calls:
+            assert abs(np.mean(c) - expected) < 4 * np.sqrt(expected * (1 - expected) / 400) + 1e-9
+        assert (
+            sps.fisher_exact([[sum(calls[0]), 400 - sum(calls[0])], [sum(calls[1]), 400 - sum(calls[1])]]).pvalue > 1e-3
+        )
+
+
+def test_noise_level_of_poisson_counts():
+    """Wide uniform bone slab of μ = 60 counts: n_eff ≈ μ at 1x (its blurred rim pulls the median
+    down a little) and exactly a third of that, in expectation, for a 3x scan shown × 3."""
+    body = np.zeros((2, 400, 160))
+    body[:, 10:390, 5:155] = 8.0
+    body[:, 20:380, 45:115] = 60.0  # under half the body: the body median stays soft tissue
+    n1 = image_features(scan(body, 1.0, "slab")).n_eff_bone
+    n3 = image_features(scan(body, 3.0, "slab")).n_eff_bone
+    assert n1 == pytest.approx(60.0, rel=0.2) and n3 == pytest.approx(n1 / 3, rel=0.1)
+    raw = scan(body, 2.0, "slab")
+    smoothed = np.stack([ndimage.gaussian_filter(v, 1.5) for v in raw])
+    blur_raw, blur_smooth = image_features(raw).noise_blur_px, image_features(smoothed).noise_blur_px
+    assert blur_raw < NATURAL_BLUR_PX and blur_smooth > 1.5  # Poisson texture vs a σ 1.5 px filter
+    assert np.isnan(image_features(np.zeros((2, 64, 32))).n_eff_bone)
+
+
+def test_hot_spot_is_a_candidate_with_focal_features():
+    view = np.full((300, 120), 2.0)
+    view[20:280, 10:110] = 8.0
+    view[30:270, 55:65] = 60.0  # a vertical bone (spine-like ridge)
+    rows, cols = np.ogrid[:300, :120]
+    view += 90.0 * np.exp(-((rows - 70) ** 2 + (cols - 60) ** 2) / (2 * 2.0**2))  # focal spot on it
+    view += 300.0 * np.exp(-((rows - 150) ** 2 + (cols - 60) ** 2) / (2 * 6.0**2))  # the bladder, left out
+    feats = image_features(np.stack([view, view[:, ::-1]]))
+    assert feats.features.shape[1] == len(FEATURES)
+    top = feats.where[np.argmax(feats.features[:, FEATURES.index("contrast_small")])]
+    assert top[0] in (0, 1) and abs(top[1] - 70) <= 1 and abs(top[2] - (60 if top[0] == 0 else 59)) <= 1
+    spot = feats.features[np.argmax(feats.features[:, 0])]
+    assert spot[FEATURES.index("focality")] > 0.3 and spot[FEATURES.index("support_other_view")] > 0.5
+
+
+def test_candidate_labels_mirror_the_posterior_view():
+    where = np.array([[0, 100, 40], [1, 100, 215], [0, 100, 215], [1, 100, 40], [0, 130, 40]])
+    feats = ImageFeatures(np.zeros((5, len(FEATURES))), where, 10.0)
+    lesions = pd.DataFrame(
+        {"row": [101.0, 300.0], "col": [41.0, 10.0], "diameter_mm": [12.0, 30.0], "malignant": [1, 0]}
+    )
+    assert candidate_labels(feats, lesions, cols=256).tolist() == [1, 1, 0, 0, 0]
+
+
+def test_quality_rule_anchors():
+    area = np.pi * (10.0 / 2 / 2.4) ** 2
+    n_at = {snr: (snr / 0.5) ** 2 / area for snr in (5.0, 7.5, 10.0, 20.0)}
+    assert quality_score(n_at[5.0]) == pytest.approx(1.0) and quality_score(n_at[7.5]) == pytest.approx(3.0)
+    assert quality_score(n_at[10.0]) == pytest.approx(5.0) and quality_score(n_at[20.0]) == 5.0
+    assert quality_score(float("nan")) == 1.0 and quality_score(0.0) == 1.0
+    # smoothness penalty: none up to a raw scan's texture, 2 points from a waxy one on
+    for blur, expected in ((float("nan"), 5.0), (0.5, 5.0), (0.75, 5.0), (1.5, 4.0), (2.25, 3.0), (4.0, 3.0)):
+        assert quality_score(n_at[10.0], blur) == pytest.approx(expected)
+    assert quality_score(n_at[5.0], 2.25) == 1.0  # never below 1
+    assert quality_score(n_at[20.0], 2.25) == pytest.approx(3.0)  # however low the noise, waxy costs 2 points
+
+
+def test_observer_training_variants_span_the_image_qualities():
+    counts = np.random.default_rng(0).poisson(30.0, (2, 64, 32)).astype(np.float32)
+    counts[1] = np.nan
+    variants = training_variants(counts, "S1")
+    assert len(variants) == 2 + len(VARIANT_SPEEDS) and np.array_equal(variants[0], counts, equal_nan=True)
+    for v, s in zip(variants[1:], VARIANT_SPEEDS):
+        assert np.isnan(v[1]).all() and np.allclose(np.fmod(v[0], s), 0)  # thinned counts × s
+        assert v[0].mean() == pytest.approx(counts[0].mean(), rel=0.05) and v[0].var() > 1.5 * counts[0].var()
+    assert variants[-1][0].std() < 0.5 * variants[1][0].std()  # the smoothed one
+    again = training_variants(counts, "S1")
+    assert all(np.array_equal(a, b, equal_nan=True) for a, b in zip(variants, again))
+
+
+def test_confidence_bins_and_panel():
+    panel = virtual_panel(3)
+    assert [r.name for r in panel] == ["virtual-1", "virtual-2", "virtual-3", "virtual-4"]
+    assert len({r.decision_sd for r in panel}) == 4 and panel[-1].decision_sd == min(r.decision_sd for r in panel)
+    n_inputs = len(FEATURES) + len(ATLAS_FEATURES)
+    cells = (2, len(ATLAS_FEATURES), ROW_BINS, COL_BINS)
+    observer = Observer(
+        [0.0] * n_inputs,
+        [1.0] * n_inputs,
+        [0.0] * n_inputs,
+        0.0,
+        0.0,
+        np.zeros(cells).tolist(),
+        np.ones(cells).tolist(),
+    )
+    calm = panel[0].__class__("calm", 1e-9, 0.0, 1e-9)
+    for intercept, confidence in ((0.2, 1), (0.7, 2), (1.5, 3), (2.5, 4), (3.5, 5), (-3.5, 5)):
+        observer.intercept = intercept
+        row = read(observer, ImageFeatures(np.zeros((1, len(FEATURES))), np.zeros((1, 3), int), 100.0), calm, "X", 0)
+        assert (row["confidence"], row["malignant"]) == (confidence, int(intercept > 0))
+    assert CONFIDENCE_EDGES == (0.5, 1.0, 2.0, 3.0)
+    with pytest.raises(ReaderStudyError, match="n_virtual is 1"):
+        virtual_panel(1)
+
+
+def test_observer_round_trip_and_bad_files(cohort, tmp_path):
+    observer = cohort["observer"]
+    assert observer.n_training_images == N_TRAIN and observer.n_training_lesions > 0
+    path = observer.save(tmp_path / "observer.json")
+    assert Observer.load(path) == observer
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(ReaderStudyError, match="cannot be read"):
+        Observer.load(tmp_path / "bad.json")
+    path.write_text(path.read_text().replace('"snr"', '"snr2"'))
+    with pytest.raises(ReaderStudyError, match="trained on features"):
+        Observer.load(path)
+
+
+def test_training_needs_both_classes(cohort):
+    metastatic_only = [t for t in cohort["train"] if t[2] == 1][:2]
+    with pytest.raises(ReaderStudyError, match="need both"):
+        train_observer(metastatic_only)
+    no_lesions = [(c, l.iloc[0:0], y) for c, l, y in cohort["train"][:2]]
+    with pytest.raises(ReaderStudyError, match="No lesion candidate"):
+        train_observer(no_lesions)

@@ -1,0 +1,241 @@
+"""Training losses: L = Lp + λ·L1 + η·L_BCE + γ·L_GAN (paper: λ = 0.005, η = 0.01, γ = 0.001).
+
+`GeneratorLoss` combines the terms (each weight a parameter; Lp's weight w_p = 1 by default),
+`DiscriminatorLoss` is the discriminator's side; the functions below compute one term each.
+
+All terms take images in the model's scale, `counts · s / C` (C = count scale of the checkpoint),
+shape (N, 1, H, W). `ceiling` (model units, default 1.0 = C counts) is the value mapped to 1.0
+wherever a term needs a [0, 1] image. An optional `mask` (broadcastable to the images; True/1 =
+pixel counts, e.g. everything but the bladder) leaves pixels out of a term.
+
+- Lp: L1 distance between VGG19 features (default conv5_4 before its ReLU, as in ESRGAN) of output
+  and target. Range mapping: u = x / ceiling (not clamped, so hot spots keep their gradient),
+  copied to 3 channels, then ImageNet normalisation (u − mean) / std per channel. Masked pixels are
+  replaced by the target's in the output before VGG, so they add nothing. Weights come from
+  `wbslib.metrics.weights` (never downloaded; MissingWeightsError if absent); `perceptual='none'` turns
+  the term off and `GeneratorLoss.perceptual_enabled` / `describe()` say so for reports.
+- L1: mean |output − target| over unmasked pixels, in model units.
+- L_BCE: pixel-wise binary cross-entropy between p = clamp(output / ceiling, ε, 1 − ε) and
+  t = clamp(target / ceiling, 0, 1) (ε = 1e-6), mean over unmasked pixels, computed in float32.
+  Its minimum over p is the entropy of t (0 only where t is 0 or 1); pixels outside [ε, 1 − ε]
+  get no BCE gradient (L1 still pulls them).
+- L_GAN: 'vanilla' (BCE with logits: the generator wants D(fake) = real) or 'relativistic'
+  (ESRGAN's relativistic average: real/fake logits compared with the other side's mean; the real
+  logits are detached in the generator loss). Generator and discriminator losses are separate
+  functions; discriminator losses average their real and fake halves (× 0.5). Logits are per
+  pixel (U-Net discriminator) or per patch; means run over all of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from wbslib.core.errors import MissingWeightsError, ParamsError
+
+DEFAULT_WEIGHTS = {"perceptual": 1.0, "l1": 0.005, "bce": 0.01, "gan": 0.001}  # w_p, λ, η, γ
+PERCEPTUAL_CHOICES = ("vgg19", "none")
+GAN_KINDS = ("vanilla", "relativistic")
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+BCE_EPS = 1e-6
+VGG19_CONVS_PER_BLOCK = (2, 2, 4, 4, 4)
+
+
+def _masked_mean(values: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """Mean of `values` over pixels where `mask` is true (all pixels without a mask; 0 if none)."""
+    if mask is None:
+        return values.mean()
+    weight = mask.to(values.dtype).expand_as(values)
+    return (values * weight).sum() / weight.sum().clamp_min(1.0)
+
+
+def fill_masked(output: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """`output` with masked-out pixels (mask False/0) replaced by the target's: they then match."""
+    return output if mask is None else torch.where(mask.bool(), output, target)
+
+
+def l1_loss(output: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean absolute difference over unmasked pixels, in model units."""
+    return _masked_mean((output.float() - target.float()).abs(), mask)
+
+
+def bce_loss(
+    output: torch.Tensor, target: torch.Tensor, ceiling: float = 1.0, mask: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Pixel-wise binary cross-entropy of output and target, both divided by `ceiling` into [0, 1]."""
+    p = (output.float() / ceiling).clamp(BCE_EPS, 1.0 - BCE_EPS)
+    t = (target.float() / ceiling).clamp(0.0, 1.0)
+    return _masked_mean(-(t * torch.log(p) + (1.0 - t) * torch.log1p(-p)), mask)
+
+
+def _bce_logits(logits: torch.Tensor, real: bool) -> torch.Tensor:
+    target = torch.ones_like(logits) if real else torch.zeros_like(logits)
+    return F.binary_cross_entropy_with_logits(logits.float(), target.float())
+
+
+def _check_gan_kind(kind: str) -> None:
+    if kind not in GAN_KINDS:
+        raise ParamsError(f"GAN loss {kind!r} is unknown; set it to one of {GAN_KINDS} in the params.")
+
+
+def generator_adversarial_loss(
+    fake_logits: torch.Tensor, real_logits: torch.Tensor | None = None, kind: str = "vanilla"
+) -> torch.Tensor:
+    """The generator's GAN loss from the discriminator's logits on its output (and, for RaGAN, on targets)."""
+    _check_gan_kind(kind)
+    if kind == "vanilla":
+        return _bce_logits(fake_logits, real=True)
+    if real_logits is None:
+        raise ParamsError(
+            "The relativistic GAN loss needs the discriminator's logits on the targets; pass real_logits."
+        )
+    real = real_logits.detach()
+    return 0.5 * (
+        _bce_logits(real - fake_logits.mean(), real=False) + _bce_logits(fake_logits - real.mean(), real=True)
+    )
+
+
+def discriminator_adversarial_loss(
+    real_logits: torch.Tensor, fake_logits: torch.Tensor, kind: str = "vanilla"
+) -> torch.Tensor:
+    """The discriminator's GAN loss (compute `fake_logits` on the detached generator output)."""
+    _check_gan_kind(kind)
+    if kind == "vanilla":
+        return 0.5 * (_bce_logits(real_logits, real=True) + _bce_logits(fake_logits, real=False))
+    return 0.5 * (
+        _bce_logits(real_logits - fake_logits.mean(), real=True)
+        + _bce_logits(fake_logits - real_logits.mean(), real=False)
+    )
+
+
+def vgg19_layer_names() -> list[str]:
+    """Names of VGG19's 37 `features` layers: conv1_1, relu1_1, ..., conv5_4 (index 34), relu5_4, pool5."""
+    names = []
+    for block, n_convs in enumerate(VGG19_CONVS_PER_BLOCK, start=1):
+        for i in range(1, n_convs + 1):
+            names += [f"conv{block}_{i}", f"relu{block}_{i}"]
+        names.append(f"pool{block}")
+    return names
+
+
+class PerceptualLoss(nn.Module):
+    """L1 between VGG19 features of output and target (frozen ImageNet weights from the torch cache)."""
+
+    def __init__(self, layer: str = "conv5_4", ceiling: float = 1.0):
+        super().__init__()
+        names = vgg19_layer_names()
+        if layer not in names:
+            raise ParamsError(f"VGG19 layer {layer!r} is unknown; use one of conv1_1 … conv5_4 / relu… / pool….")
+        from wbslib.metrics.weights import load_vgg19_features
+
+        self.layer, self.ceiling = layer, float(ceiling)
+        self.features = load_vgg19_features()[: names.index(layer) + 1]
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+
+    def to_imagenet(self, x: torch.Tensor) -> torch.Tensor:
+        """Model-scale (N, 1, H, W) → ImageNet-normalised (N, 3, H, W): (x / ceiling − mean) / std."""
+        if x.shape[1] != 1:
+            raise ParamsError(f"The perceptual loss takes 1-channel count images, got {x.shape[1]} channels.")
+        return (x.expand(-1, 3, -1, -1) / self.ceiling - self.mean) / self.std
+
+    def forward(self, output: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        both = self.features(self.to_imagenet(torch.cat([fill_masked(output, target, mask), target.detach()])))
+        fake, real = both.chunk(2)
+        return F.l1_loss(fake.float(), real.float())
+
+
+class GeneratorLoss(nn.Module):
+    """L = w_p·Lp + λ·L1 + η·L_BCE + γ·L_GAN; `forward` returns (total, detached terms for logging).
+
+    `weights` maps 'l1' (λ), 'bce' (η), 'gan' (γ) and optionally 'perceptual' (w_p) to numbers;
+    missing keys take the paper's values (λ 0.005, η 0.01, γ 0.001, w_p 1).
+    """
+
+    def __init__(
+        self,
+        perceptual: str = "vgg19",
+        weights: Mapping[str, float] | None = None,
+        gan_loss: str = "vanilla",
+        ceiling: float = 1.0,
+        perceptual_layer: str = "conv5_4",
+    ):
+        super().__init__()
+        if perceptual not in PERCEPTUAL_CHOICES:
+            raise ParamsError(f"perceptual={perceptual!r} is unknown; set it to one of {PERCEPTUAL_CHOICES}.")
+        weights = dict(weights or {})
+        unknown = set(weights) - set(DEFAULT_WEIGHTS)
+        if unknown:
+            raise ParamsError(f"Loss weights {sorted(unknown)} are unknown; use keys among {sorted(DEFAULT_WEIGHTS)}.")
+        self.weights = {**DEFAULT_WEIGHTS, **weights}
+        for name, value in self.weights.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+                raise ParamsError(f"Loss weight {name}={value!r} must be a number ≥ 0; fix the params.")
+        if isinstance(ceiling, bool) or not isinstance(ceiling, (int, float)) or not ceiling > 0:
+            raise ParamsError(f"Loss ceiling {ceiling!r} must be a number > 0 (model units mapped to 1).")
+        _check_gan_kind(gan_loss)
+        self.gan_loss, self.ceiling = gan_loss, float(ceiling)
+        self.perceptual_loss = None
+        if perceptual == "vgg19":
+            try:
+                self.perceptual_loss = PerceptualLoss(perceptual_layer, ceiling)
+            except MissingWeightsError as exc:
+                raise MissingWeightsError(
+                    f"{str(exc).rstrip('.')}; or set perceptual: none to train without "
+                    "the perceptual term (reports then say it was off)."
+                ) from exc
+
+    @property
+    def perceptual_enabled(self) -> bool:
+        return self.perceptual_loss is not None
+
+    def term_weights(self) -> dict[str, float]:
+        """The weights as applied (perceptual 0.0 when the term is off), e.g. for a checkpoint's meta."""
+        return {k: float(v) if (k != "perceptual" or self.perceptual_enabled) else 0.0 for k, v in self.weights.items()}
+
+    def describe(self) -> str:
+        """One line for reports, e.g. '1·Lp(VGG19 conv5_4) + 0.005·L1 + 0.01·BCE + 0.001·GAN(vanilla)'."""
+        w = self.weights
+        lp = (
+            f"{w['perceptual']:g}·Lp(VGG19 {self.perceptual_loss.layer})"
+            if self.perceptual_enabled
+            else "perceptual term off (perceptual: none)"
+        )
+        return f"{lp} + {w['l1']:g}·L1 + {w['bce']:g}·BCE + {w['gan']:g}·GAN({self.gan_loss})"
+
+    def forward(
+        self,
+        output: torch.Tensor,
+        target: torch.Tensor,
+        fake_logits: torch.Tensor | None = None,
+        real_logits: torch.Tensor | None = None,
+        mask: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Total generator loss; without `fake_logits` (e.g. validation) the GAN term is left out."""
+        w = self.weights
+        terms = {"l1": l1_loss(output, target, mask), "bce": bce_loss(output, target, self.ceiling, mask)}
+        total = w["l1"] * terms["l1"] + w["bce"] * terms["bce"]
+        if self.perceptual_loss is not None:
+            terms["perceptual"] = self.perceptual_loss(output, target, mask)
+            total = total + w["perceptual"] * terms["perceptual"]
+        if fake_logits is not None:
+            terms["gan"] = generator_adversarial_loss(fake_logits, real_logits, self.gan_loss)
+            total = total + w["gan"] * terms["gan"]
+        terms["total"] = total
+        return total, {k: v.detach() for k, v in terms.items()}
+
+
+class DiscriminatorLoss(nn.Module):
+    """The discriminator's GAN loss as a module: forward(real_logits, fake_logits) → scalar."""
+
+    def __init__(self, gan_loss: str = "vanilla"):
+        super().__init__()
+        _check_gan_kind(gan_loss)
+        self.gan_loss = gan_loss
+
+    def forward(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+        return discriminator_adversarial_loss(real_logits, fake_logits, self.gan_loss)

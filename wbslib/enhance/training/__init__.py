@@ -1,0 +1,78 @@
+"""Training: the loop with exact resume, one GAN step, its state, validation and the report figures."""
+
+from wbslib.enhance.training.loop import model_name, train_from_params, train_model, training_config
+from wbslib.enhance.training.report import (
+    gallery_figure,
+    load_logs,
+    loss_figure,
+    perceptual_banner,
+    validation_table,
+    validation_verdicts,
+)
+from wbslib.enhance.training.state import (
+    config_sha,
+    restore,
+    resumable_checkpoint,
+    rng_state,
+    save_step_checkpoint,
+    set_rng_state,
+    step_checkpoints,
+    step_path,
+    training_state,
+)
+from wbslib.enhance.training.step import (
+    GanParts,
+    amp_dtype_for,
+    build_parts,
+    gan_step,
+    learning_rate,
+    set_learning_rate,
+    unwrap,
+)
+from wbslib.enhance.training.validation import (
+    ValCase,
+    best_gaussian,
+    enhance,
+    gaussian_filtered,
+    image_errors,
+    load_val_cases,
+    raw_input,
+    validate,
+)
+
+__all__ = [
+    "GanParts",
+    "ValCase",
+    "amp_dtype_for",
+    "best_gaussian",
+    "build_parts",
+    "config_sha",
+    "enhance",
+    "gallery_figure",
+    "gan_step",
+    "gaussian_filtered",
+    "image_errors",
+    "learning_rate",
+    "load_logs",
+    "load_val_cases",
+    "loss_figure",
+    "model_name",
+    "perceptual_banner",
+    "raw_input",
+    "restore",
+    "resumable_checkpoint",
+    "rng_state",
+    "save_step_checkpoint",
+    "set_learning_rate",
+    "set_rng_state",
+    "step_checkpoints",
+    "step_path",
+    "train_from_params",
+    "train_model",
+    "training_config",
+    "training_state",
+    "unwrap",
+    "validate",
+    "validation_table",
+    "validation_verdicts",
+]

@@ -1,0 +1,39 @@
+"""Cohort manifests: schema and validation, building from a DICOM folder with keyed pseudonyms,
+labels, verification.
+"""
+
+from wbslib.io.manifest.build import build_manifest, verify_manifest
+from wbslib.io.manifest.labels import apportion, assign_splits, check_fractions, read_labels
+from wbslib.io.manifest.pseudonym import key_path, load_key, pseudonym
+from wbslib.io.manifest.scan import Acquired, identifying_text, scan_file
+from wbslib.io.manifest.schema import (
+    KINDS,
+    MANIFEST_COLUMNS,
+    acquisition_column,
+    read_manifest,
+    study_table,
+    validate_manifest,
+    write_manifest,
+)
+
+__all__ = [
+    "Acquired",
+    "KINDS",
+    "MANIFEST_COLUMNS",
+    "acquisition_column",
+    "apportion",
+    "assign_splits",
+    "build_manifest",
+    "check_fractions",
+    "identifying_text",
+    "key_path",
+    "load_key",
+    "pseudonym",
+    "read_labels",
+    "read_manifest",
+    "scan_file",
+    "study_table",
+    "validate_manifest",
+    "verify_manifest",
+    "write_manifest",
+]

@@ -1,0 +1,88 @@
+"""Image metrics: one PSNR/SSIM/NRMSE/L1 (`pixel`), lesion metrics, perceptual metrics under the
+weights policy, the counts check, and the per-study table of notebook 03.
+"""
+
+from wbslib.metrics.counts_check import counts_check, decay_correction, summarise_counts
+from wbslib.metrics.lesion import (
+    acquisition_positions,
+    contrast_recovery,
+    disk,
+    find_focal_spot,
+    hottest_lesion,
+    lesion_centre,
+    lesion_contrast,
+    lesion_peak,
+    lesion_radius_px,
+    noise_cv,
+    roi_peak,
+    spot_peak,
+    uniform_regions,
+)
+from wbslib.metrics.measure import TIDY_COLUMNS, measure_cohort, measure_study, metric_status, pixel_metrics, summarise
+from wbslib.metrics.perceptual import (
+    PerceptualScorer,
+    display_scale,
+    load_fid,
+    load_lpips,
+    lpips_value,
+    offline_weights,
+    patch_corners,
+    patches,
+    to_unit,
+)
+from wbslib.metrics.pixel import check_pair, l1, nrmse
+from wbslib.metrics.weights import (
+    WeightsFile,
+    available,
+    checkpoints_dir,
+    load_state_dict,
+    load_vgg16,
+    load_vgg19,
+    load_vgg19_features,
+    weights_path,
+)
+
+__all__ = [
+    "PerceptualScorer",
+    "TIDY_COLUMNS",
+    "WeightsFile",
+    "acquisition_positions",
+    "available",
+    "check_pair",
+    "checkpoints_dir",
+    "contrast_recovery",
+    "counts_check",
+    "decay_correction",
+    "disk",
+    "display_scale",
+    "find_focal_spot",
+    "hottest_lesion",
+    "l1",
+    "lesion_centre",
+    "lesion_contrast",
+    "lesion_peak",
+    "lesion_radius_px",
+    "load_fid",
+    "load_lpips",
+    "load_state_dict",
+    "load_vgg16",
+    "load_vgg19",
+    "load_vgg19_features",
+    "lpips_value",
+    "measure_cohort",
+    "measure_study",
+    "metric_status",
+    "noise_cv",
+    "nrmse",
+    "offline_weights",
+    "patch_corners",
+    "patches",
+    "pixel_metrics",
+    "roi_peak",
+    "spot_peak",
+    "summarise",
+    "summarise_counts",
+    "to_unit",
+    "uniform_regions",
+    "weights_path",
+]

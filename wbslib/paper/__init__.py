@@ -1,0 +1,47 @@
+"""The paper's tables and figures from our reads and metrics, beside the published numbers."""
+
+from wbslib.paper.figures import bland_altman_figure, likert_bars, pearson_figure, roc_figure
+from wbslib.paper.panels import counts_figure, difference_figure, grey_limit, load_images, panel_figure, zoom_boxes
+from wbslib.paper.summary import lesion_agreement, load_run_tables, reproduction_summary, table4, write_outputs
+from wbslib.paper.tables import (
+    auc_table,
+    comparisons,
+    has_reference,
+    likert_table,
+    mrmc_table,
+    paired,
+    show,
+    study_label,
+    table2,
+    table3,
+    too_few_patients,
+)
+
+__all__ = [
+    "auc_table",
+    "bland_altman_figure",
+    "comparisons",
+    "counts_figure",
+    "difference_figure",
+    "grey_limit",
+    "has_reference",
+    "lesion_agreement",
+    "likert_bars",
+    "likert_table",
+    "load_images",
+    "load_run_tables",
+    "mrmc_table",
+    "paired",
+    "panel_figure",
+    "pearson_figure",
+    "reproduction_summary",
+    "roc_figure",
+    "show",
+    "study_label",
+    "table2",
+    "table3",
+    "table4",
+    "too_few_patients",
+    "write_outputs",
+    "zoom_boxes",
+]

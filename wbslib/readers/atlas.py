@@ -1,0 +1,80 @@
+"""A normal database of lesion-candidate features by body position, as bone-scan CAD uses one.
+
+Normal anatomy makes hot spots too (sternum, sternoclavicular joints, shoulders, knees); what
+marks a metastasis is a spot hotter or more focal than the *same place* is in patients without
+one there. The atlas holds, per view (ANT, POST) and per cell of a body grid — row fraction
+(head 0 → feet 1) in `ROW_BINS` and signed lateral fraction (−1.2 … 1.2 half widths) in
+`COL_BINS` — the mean and SD of each feature in `ATLAS_FEATURES` over the training candidates
+that are not on a malignant lesion. Cells are smoothed (Gaussian, 1 cell) and shrunk towards the
+view's overall mean and SD where they hold few candidates (weight n / (n + `SHRINK`)).
+A candidate's z-scores against its cell are extra features of the lesion observer.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from wbslib.readers.candidates import FEATURES
+
+ATLAS_FEATURES = ("contrast_small", "contrast_mid", "snr", "focality", "ridge", "hotness")
+ROW_BINS, COL_BINS = 48, 16
+LATERAL_RANGE = 1.2
+SHRINK = 5.0
+MIN_SD = 1e-2
+_COLUMNS = [FEATURES.index(f) for f in ATLAS_FEATURES]
+_ROW, _LATERAL = FEATURES.index("row_fraction"), FEATURES.index("lateral_fraction")
+
+
+def cells(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(row bin, column bin) of each candidate (features (K, len(FEATURES)))."""
+    r = np.clip((features[:, _ROW] * ROW_BINS).astype(np.int64), 0, ROW_BINS - 1)
+    c = np.clip(
+        ((features[:, _LATERAL] + LATERAL_RANGE) / (2 * LATERAL_RANGE) * COL_BINS).astype(np.int64), 0, COL_BINS - 1
+    )
+    return r, c
+
+
+def _smooth(a: np.ndarray) -> np.ndarray:
+    return ndimage.gaussian_filter(a, 1.0, mode="nearest")
+
+
+def fit_atlas(features: np.ndarray, views: np.ndarray) -> dict[str, np.ndarray]:
+    """{'mean', 'sd'}: arrays (2 views, len(ATLAS_FEATURES), ROW_BINS, COL_BINS) from normal candidates
+    (features (K, len(FEATURES)), views (K,) 0 ANT / 1 POST)."""
+    mean = np.zeros((2, len(_COLUMNS), ROW_BINS, COL_BINS))
+    sd = np.ones_like(mean)
+    r, c = cells(features)
+    for v in (0, 1):
+        sel = views == v
+        if not sel.any():
+            sel = np.ones(len(views), bool)
+        n = (
+            _smooth(
+                np.bincount(r[sel] * COL_BINS + c[sel], minlength=ROW_BINS * COL_BINS)
+                .reshape(ROW_BINS, COL_BINS)
+                .astype(np.float64)
+            )
+            + 1e-6
+        )
+        weight = n / (n + SHRINK)
+        for k, j in enumerate(_COLUMNS):
+            x = features[sel, j]
+            total = np.zeros(ROW_BINS * COL_BINS)
+            squares = np.zeros(ROW_BINS * COL_BINS)
+            np.add.at(total, r[sel] * COL_BINS + c[sel], x)
+            np.add.at(squares, r[sel] * COL_BINS + c[sel], x**2)
+            m = _smooth(total.reshape(ROW_BINS, COL_BINS)) / n
+            var = np.maximum(_smooth(squares.reshape(ROW_BINS, COL_BINS)) / n - m**2, 0.0)
+            mean[v, k] = weight * m + (1 - weight) * x.mean()
+            sd[v, k] = np.maximum(np.sqrt(weight * var + (1 - weight) * x.var()), MIN_SD)
+    return {"mean": mean, "sd": sd}
+
+
+def atlas_z(atlas: dict[str, np.ndarray], features: np.ndarray, views: np.ndarray) -> np.ndarray:
+    """z-scores (K, len(ATLAS_FEATURES)) of each candidate's features against its view and cell."""
+    r, c = cells(features)
+    v = np.asarray(views, np.int64)
+    mean = np.asarray(atlas["mean"])[v, :, r, c]
+    sd = np.asarray(atlas["sd"])[v, :, r, c]
+    return (features[:, _COLUMNS] - mean) / sd

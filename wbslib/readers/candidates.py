@@ -1,0 +1,248 @@
+"""What a model observer sees in one whole-body image set: lesion candidates and the noise level.
+
+Pixels only: the input is the (2, rows, cols) = (ANT, POST as acquired) image in 1x-equivalent
+counts; nothing about the patient, the group, the speed or the truth. Per view present:
+- **regions**: the body (smoothed counts above 2 % of their 99th percentile, as
+  `preprocess.body_mask`), the bladder (`preprocess.bladder_mask`, dilated `BLADDER_MARGIN_PX`)
+  and bone (body pixels whose σ 3 px smoothed counts exceed `BONE_FACTOR` × the body median);
+- **matched filter**: contrast maps R_σ = G_σ·I / bone level − 1 at the lesion scale σ 1.5 px
+  (≈ 8 mm FWHM) and σ 3 px, the bone level being the mean σ 3 px counts of the bone pixels in a
+  square ring (13 to 25 px) around each pixel, so a spot is compared with the bone around it;
+- **local noise**: the variance of the high-pass residual I − G_1.5·I in a 9 × 9 window divided
+  by its white-noise gain, so that for Poisson counts acquired at speed s and shown × s it
+  estimates s·μ; `n_eff` = mean² / variance is the Poisson-equivalent counts per pixel;
+  its median over bone is `n_eff_bone` (the basis of the virtual readers' quality score);
+- **noise texture**: the ratio of the finest residual's (I − G_0.7·I) power to that of
+  I − G_1.5·I over bone, matched to white noise smoothed by a Gaussian, gives `noise_blur_px`
+  (≈ 0.4–0.5 px for raw scans, whose system blur and anatomy add a little; ≈ 1.9 px after a
+  σ 1.5 px filter): how smooth, "waxy", the image looks at pixel scale. It is a texture index,
+  not a resolution measurement (anatomy biases it);
+- **candidates**: every local maximum (7 × 7) of R_1.5 in the body outside the bladder.
+Each candidate gets the features in `FEATURES`: contrast at two scales, local SNR, focality
+(least and largest excess over the neighbours 4 px away along four directions: a metastasis is a
+focal spot, normal spine, ribs and long bones are ridges), support in the other view at the
+mirrored column and at the left–right mirror position in the same view (normal joints come in
+pairs), hotness relative to the bone median, position along the body (0 top of the body, 1
+bottom) and across it (signed, in body half widths from the midline, in that view's own frame).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from scipy import ndimage
+
+from wbslib.core.masks import bladder_mask
+
+SIGMA_LESION_PX = 1.5
+SIGMA_FINE_PX = 0.7
+SIGMA_MID_PX = 3.0
+TRUNCATE = 3.0
+BODY_LEVEL = 0.02
+BONE_FACTOR = 1.6
+BLADDER_MARGIN_PX = 6
+RING_INNER_PX, RING_OUTER_PX = 13, 25
+NOISE_WINDOW_PX = 9
+PEAK_WINDOW_PX = 7
+SUPPORT_WINDOW_PX = 9
+FOCAL_STEP_PX = 4
+MIN_CONTRAST = 0.05
+FEATURES = (
+    "contrast_small",
+    "contrast_mid",
+    "snr",
+    "focality",
+    "ridge",
+    "support_other_view",
+    "support_mirror",
+    "hotness",
+    "row_fraction",
+    "lateral_fraction",
+)
+
+
+class ImageFeatures(NamedTuple):
+    """Candidates of one image set: `features` (K, len(FEATURES)) float64, `where` (K, 3) int
+    (view, row, col) in that view's own pixel grid, `n_eff_bone` (Poisson-equivalent counts per
+    pixel in bone; NaN without a bone region) and `noise_blur_px` (the noise-texture index, px;
+    NaN without bone)."""
+
+    features: np.ndarray
+    where: np.ndarray
+    n_eff_bone: float
+    noise_blur_px: float = float("nan")
+
+
+def _gain(sigma: float, highpass: bool = False, blur_px: float = 0.0) -> float:
+    """Variance gain of a Gaussian smoothing (or its high-pass complement) on unit white noise,
+    or on white noise first smoothed by a Gaussian of `blur_px`."""
+    impulse = np.zeros((41, 41))
+    impulse[20, 20] = 1.0
+    noise = ndimage.gaussian_filter(impulse, blur_px, truncate=TRUNCATE) if blur_px > 0 else impulse
+    response = ndimage.gaussian_filter(noise, sigma, truncate=TRUNCATE)
+    return float(np.sum((noise - response if highpass else response) ** 2))
+
+
+GAIN_RESIDUAL = _gain(SIGMA_LESION_PX, highpass=True)
+GAIN_LESION = _gain(SIGMA_LESION_PX)
+BLUR_GRID_PX = np.round(np.arange(0.0, 4.01, 0.05), 2)
+# fine / lesion-scale residual power of white noise smoothed by σ = BLUR_GRID_PX (falls with σ)
+FINE_RATIO = np.array([_gain(SIGMA_FINE_PX, True, b) / _gain(SIGMA_LESION_PX, True, b) for b in BLUR_GRID_PX])
+
+
+def _smooth(img: np.ndarray, sigma: float) -> np.ndarray:
+    return ndimage.gaussian_filter(img, sigma, truncate=TRUNCATE)
+
+
+def _bladder(counts: np.ndarray) -> np.ndarray:
+    """`preprocess.bladder_mask` of both views found on the 2 × 2-binned image (4 × faster; its
+    pixel-unit defaults then span twice the distance), back on the full grid and dilated."""
+    rows, cols = (counts.shape[1] // 2) * 2, (counts.shape[2] // 2) * 2
+    binned = counts[:, :rows, :cols].reshape(counts.shape[0], rows // 2, 2, cols // 2, 2).sum(axis=(2, 4))
+    full = np.zeros(counts.shape, bool)
+    full[:, :rows, :cols] = bladder_mask(binned).repeat(2, axis=1).repeat(2, axis=2)
+    return np.stack([ndimage.binary_dilation(v, iterations=BLADDER_MARGIN_PX) if v.any() else v for v in full])
+
+
+def _ring_mean(values: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Weighted mean of `values` over the square ring between RING_INNER_PX and RING_OUTER_PX
+    (box sums); NaN where bone covers under 5 % of the ring."""
+
+    def ring(a):
+        return (
+            ndimage.uniform_filter(a, RING_OUTER_PX) * RING_OUTER_PX**2
+            - ndimage.uniform_filter(a, RING_INNER_PX) * RING_INNER_PX**2
+        )
+
+    w = ring(weight)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(w > 0.05 * (RING_OUTER_PX**2 - RING_INNER_PX**2), ring(values) / w, np.nan)
+
+
+def _maps(view: np.ndarray, bladder: np.ndarray) -> dict:
+    """Smoothed images, contrast against the surrounding bone, noise variance and regions of a view."""
+    img = np.nan_to_num(view.astype(np.float32))
+    small, mid = _smooth(img, SIGMA_LESION_PX), _smooth(img, SIGMA_MID_PX)
+    top = float(np.percentile(mid, 99.0))
+    body = mid > BODY_LEVEL * top if top > 0 else np.zeros(img.shape, bool)
+    level = float(np.median(mid[body])) if body.any() else 1.0
+    bone = body & (mid > BONE_FACTOR * level) & ~bladder
+    bone_level = _ring_mean(np.where(bone, mid, 0.0).astype(np.float32), bone.astype(np.float32))
+    bone_level = np.maximum(np.where(np.isfinite(bone_level), bone_level, level), 1e-3)
+    variance = np.maximum(ndimage.uniform_filter((img - small) ** 2, NOISE_WINDOW_PX) / GAIN_RESIDUAL, 1e-6)
+    fine_ratio = (
+        float(np.sum((img - _smooth(img, SIGMA_FINE_PX))[bone] ** 2) / np.sum((img - small)[bone] ** 2))
+        if bone.any() and np.any((img - small)[bone])
+        else float("nan")
+    )
+    return {
+        "small": small,
+        "mid": mid,
+        "mean": ndimage.uniform_filter(small, NOISE_WINDOW_PX),
+        "fine_ratio": fine_ratio,
+        "bone_level": bone_level,
+        "variance": variance,
+        "contrast_small": small / bone_level - 1.0,
+        "contrast_mid": mid / bone_level - 1.0,
+        "body": body,
+        "bone": bone,
+        "search": body & ~bladder,
+    }
+
+
+def _midline_and_extent(body: np.ndarray) -> tuple[float, float, int, int]:
+    """Body midline column, half width (px, 95th percentile) and first/last body row of one view."""
+    rows, cols = np.nonzero(body)
+    if rows.size == 0:
+        return body.shape[1] / 2.0, body.shape[1] / 2.0, 0, body.shape[0] - 1
+    centre = float(np.median(cols))
+    return centre, max(float(np.percentile(np.abs(cols - centre), 95)), 1.0), int(rows.min()), int(rows.max())
+
+
+def noise_blur(fine_ratio: float) -> float:
+    """σ (px) of the Gaussian smoothing of white noise whose fine / lesion-scale residual power
+    ratio is `fine_ratio` (0 at or above white noise's ratio; NaN for NaN)."""
+    if not np.isfinite(fine_ratio):
+        return float("nan")
+    return float(np.interp(-fine_ratio, -FINE_RATIO, BLUR_GRID_PX))  # FINE_RATIO falls with the blur
+
+
+def _n_eff(maps: dict) -> tuple[float, float]:
+    """Median over bone of (local mean)² / local noise variance (Poisson-equivalent counts per
+    pixel) and the noise texture `noise_blur_px` (px) of one view; NaN without bone."""
+    if not maps["bone"].any():
+        return float("nan"), float("nan")
+    return float(np.median((maps["mean"] ** 2 / maps["variance"])[maps["bone"]])), noise_blur(maps["fine_ratio"])
+
+
+def _sample(image: np.ndarray, r: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """image[r, c] with coordinates clipped to the image."""
+    return image[np.clip(r, 0, image.shape[0] - 1), np.clip(c, 0, image.shape[1] - 1)]
+
+
+def _focality(maps: dict, r: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Least and largest excess of the σ 3 px counts over the two neighbours FOCAL_STEP_PX away,
+    over four directions, relative to the bone level."""
+    mid, level = maps["mid"], maps["bone_level"][r, c]
+    excess = []
+    for dr, dc in ((1, 0), (0, 1), (1, 1), (1, -1)):
+        sr, sc = FOCAL_STEP_PX * dr, FOCAL_STEP_PX * dc
+        excess.append((mid[r, c] - (_sample(mid, r + sr, c + sc) + _sample(mid, r - sr, c - sc)) / 2.0) / level)
+    excess = np.asarray(excess)
+    return excess.min(axis=0), excess.max(axis=0)
+
+
+def _candidates(maps: dict) -> np.ndarray:
+    """(row, col) of every local maximum of the small-scale contrast in the search region."""
+    c = maps["contrast_small"]
+    return np.argwhere((c == ndimage.maximum_filter(c, PEAK_WINDOW_PX)) & maps["search"] & (c > MIN_CONTRAST))
+
+
+def _view_features(m: dict, other: dict | None) -> tuple[np.ndarray, np.ndarray]:
+    """Feature rows (K, len(FEATURES)) and (row, col) (K, 2) of the candidates of one view."""
+    rc = _candidates(m)
+    r, c = rc[:, 0], rc[:, 1]
+    midline, half_width, top, bottom = _midline_and_extent(m["body"])
+    bone_median = float(np.median(m["small"][m["bone"]])) if m["bone"].any() else 1.0
+    support = ndimage.maximum_filter(np.maximum(m["contrast_small"], 0.0), SUPPORT_WINDOW_PX)
+    other_support = (
+        ndimage.maximum_filter(np.maximum(other["contrast_small"], 0.0), SUPPORT_WINDOW_PX)[:, ::-1]
+        if other is not None
+        else np.zeros_like(support)
+    )
+    mirror = np.round(2 * midline - c).astype(np.int64)
+    lateral = np.abs(c - midline) >= SUPPORT_WINDOW_PX
+    least, largest = _focality(m, r, c)
+    features = np.column_stack(
+        [
+            m["contrast_small"][r, c],
+            m["contrast_mid"][r, c],
+            (m["small"][r, c] - m["bone_level"][r, c]) / np.sqrt(m["variance"][r, c] * GAIN_LESION),
+            least,
+            largest,
+            other_support[r, c],
+            np.where(lateral, _sample(support, r, mirror), 0.0),
+            np.log(np.maximum(m["small"][r, c], 1e-3) / max(bone_median, 1e-3)),
+            (r - top) / max(bottom - top, 1),
+            (c - midline) / half_width,
+        ]
+    )
+    return features.astype(np.float64), rc
+
+
+def image_features(counts: np.ndarray) -> ImageFeatures:
+    """Lesion candidates and noise level of one image set (2, rows, cols) in 1x-equivalent counts."""
+    counts = np.asarray(counts)
+    present = [v for v in range(counts.shape[0]) if np.isfinite(counts[v]).any()]
+    bladder = _bladder(np.nan_to_num(counts))
+    maps = {v: _maps(counts[v], bladder[v]) for v in present}
+    feats, where = [np.zeros((0, len(FEATURES)))], [np.zeros((0, 3), np.int64)]
+    for v, m in maps.items():
+        f, rc = _view_features(m, next((maps[o] for o in maps if o != v), None))
+        feats.append(f)
+        where.append(np.column_stack([np.full(len(rc), v), rc]))
+    n_eff, blur = np.array([_n_eff(m) for m in maps.values()]).reshape(-1, 2).T
+    n_eff_bone = float(np.nanmedian(n_eff)) if np.isfinite(n_eff).any() else float("nan")
+    noise_blur_px = float(np.nanmedian(blur)) if np.isfinite(blur).any() else float("nan")
+    return ImageFeatures(np.vstack(feats), np.vstack(where).astype(np.int64), n_eff_bone, noise_blur_px)

@@ -1,0 +1,120 @@
+"""Figures of the speed sweep (notebook 06): performance and lesion-count bias against speed, and an
+image strip of one patient across speeds. matplotlib (Agg in batch runs); each function returns
+the figure (notebook 06 displays it and saves it with `core.fileio.save_figure`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from wbslib.core.scan import speed_label
+from wbslib.sweep.results import REFERENCE, model_kind
+
+KIND_STYLE = {
+    "raw": ("raw real-like fast scan", "tab:gray", "o"),
+    "thin": ("raw simu (thinned) scan", "tab:brown", "v"),
+    "real": ("enhanced, real model", "tab:blue", "s"),
+    "simu": ("enhanced, simu model", "tab:orange", "D"),
+    "thin-simu": ("simu model on thinned scan", "tab:green", "^"),
+}
+VIRTUAL = "virtual readers (model observers), phantom"
+
+
+def _by_kind(results: pd.DataFrame, metric: str) -> dict[str, pd.DataFrame]:
+    rows = results[(results["metric"] == metric) & (results["group"] != REFERENCE)]
+    rows = rows.assign(kind=rows["group"].map(model_kind)).sort_values("speed")
+    return {kind: rows[rows["kind"] == kind] for kind in KIND_STYLE if (rows["kind"] == kind).any()}
+
+
+def _errorbars(ax, rows: pd.DataFrame, kind: str, offset: float) -> None:
+    label, colour, marker = KIND_STYLE[kind]
+    low = (rows["estimate"] - rows["ci_low"]).clip(lower=0)
+    high = (rows["ci_high"] - rows["estimate"]).clip(lower=0)
+    ax.errorbar(
+        rows["speed"] + offset,
+        rows["estimate"],
+        yerr=[low.fillna(0), high.fillna(0)],
+        label=label,
+        color=colour,
+        marker=marker,
+        capsize=3,
+        linewidth=1.2,
+    )
+
+
+def plot_performance(results: pd.DataFrame, margins: dict[str, float]):
+    """AUC, sensitivity and specificity (95 % CI) against speed per image kind; the 1x value
+    (solid line) and 1x − margin (dashed) drawn where a margin applies."""
+    metrics = ("auc", "sensitivity", "specificity")
+    fig = Figure(figsize=(15, 4.2))
+    axes = fig.subplots(1, 3, sharey=True)
+    for ax, metric in zip(axes, metrics):
+        kinds = _by_kind(results, metric)
+        for i, (kind, rows) in enumerate(kinds.items()):
+            _errorbars(ax, rows, kind, 0.04 * (i - (len(kinds) - 1) / 2))
+        ref = results[(results["group"] == REFERENCE) & (results["metric"] == metric)]
+        if len(ref):
+            value = float(ref["estimate"].iloc[0])
+            ax.axhline(value, color="black", linewidth=1, label=f"1x ({value:.2f})")
+            ax.axhspan(float(ref["ci_low"].iloc[0]), float(ref["ci_high"].iloc[0]), color="black", alpha=0.06)
+            if metric in margins:
+                ax.axhline(
+                    value - margins[metric], color="crimson", linestyle="--", label=f"1x − margin {margins[metric]:g}"
+                )
+        ax.set_title(metric)
+        ax.set_xlabel("speed factor (× 20 cm/min)")
+        ax.set_ylim(0, 1.05)
+    axes[0].set_ylabel(f"estimate, 95 % CI — {VIRTUAL}")
+    axes[-1].legend(fontsize=8, loc="lower left")
+    fig.tight_layout()
+    return fig
+
+
+def plot_lesion_bias(results: pd.DataFrame):
+    """Hottest-lesion count bias vs 1x (% of 1x, mean over metastatic patients, 95 % CI) against speed."""
+    fig = Figure(figsize=(7, 4))
+    ax = fig.subplots()
+    kinds = _by_kind(results, "hottest_lesion_bias_pct")
+    for i, (kind, rows) in enumerate(kinds.items()):
+        _errorbars(ax, rows, kind, 0.04 * (i - (len(kinds) - 1) / 2))
+    ax.axhline(0.0, color="black", linewidth=1)
+    ax.set_xlabel("speed factor (× 20 cm/min)")
+    ax.set_ylabel("hottest-lesion counts − 1x (% of 1x)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def load_strip(root: str | Path, speeds) -> dict[str, np.ndarray]:
+    """{group: image} of the strip patient: the 1x scan and every group of every speed."""
+    out = {}
+    for label in [REFERENCE, *(speed_label(s) for s in speeds)]:
+        with np.load(Path(root) / label / "strip.npz") as data:
+            out.update({k: data[k] for k in data.files})
+    return out
+
+
+def plot_strip(strip: dict[str, np.ndarray], speeds, kinds=("raw", "real", "simu"), view: int = 0):
+    """One patient's anterior (view 0) images: the 1x scan, then per kind (row) each speed (column).
+    Shared window 0 … 99.5th percentile of the 1x view (1x-equivalent counts), inverted grey."""
+    ref = strip[REFERENCE][view]
+    vmax = float(np.nanpercentile(ref, 99.5))
+    kinds = [k for k in kinds if any(f"{speed_label(s)}{'' if k == 'raw' else '-' + k}" in strip for s in speeds)]
+    fig = Figure(figsize=(1.6 * (len(speeds) + 1), 5.2 * len(kinds)))
+    axes = fig.subplots(len(kinds), len(speeds) + 1, squeeze=False)
+    for r, kind in enumerate(kinds):
+        panels = [(REFERENCE, ref)] + [
+            (g, strip[g][view] if g in strip else None)
+            for g in (f"{speed_label(s)}{'' if kind == 'raw' else '-' + kind}" for s in speeds)
+        ]
+        for c, (group, image) in enumerate(panels):
+            ax = axes[r, c]
+            ax.axis("off")
+            if image is not None:
+                ax.imshow(image, cmap="gray_r", vmin=0, vmax=vmax, aspect="auto")
+                ax.set_title(group, fontsize=9)
+    fig.tight_layout()
+    return fig
