@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PARAMS ?= notebooks/params/demo.yaml
 
-.PHONY: install demo smoke test format lab bench strip clean-runs
+.PHONY: install demo smoke test format lab bench strip clean-runs screenshots
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,9 @@ bench: install           ## benchmark tables (CPU; on a GPU machine they add CUD
 	$(PY) benchmarks/bench_simulation.py
 	$(PY) benchmarks/bench_train.py
 	$(PY) benchmarks/bench_infer.py
+
+screenshots: install     ## top of 05 and of the index at 1366/412 px → reports/<run>/screenshots/ (Chromium)
+	$(PY) -m wbslib.report.screenshots --params $(PARAMS)
 
 strip: install           ## remove outputs from notebooks before committing
 	$(VENV)/bin/nbstripout notebooks/*.ipynb

@@ -14,6 +14,7 @@ import yaml
 from fixtures_manifest import write_cohort
 
 from wbslib.cli import main
+from wbslib.io.manifest.pseudonym import file_id, load_key
 
 WBS = Path(sys.executable).with_name("wbs")
 
@@ -37,21 +38,39 @@ def test_manifest_build_then_verify(cohort, tmp_path, capsys):
     shutil.copytree(cohort, data)
     labels = tmp_path / "labels.csv"
     labels.write_text("patient_id,label\nPAT-A,1\nPAT-B,0\n")
-    out = tmp_path / "manifests" / "site.csv"
-    code, stdout, err = _run(capsys, "manifest", "build", data, "--out", out, "--labels", labels)
+    outside = tmp_path / "manifests" / "site.csv"  # source paths may not leave the data folder
+    code, _, err = _run(capsys, "manifest", "build", data, "--out", outside, "--labels", labels)
+    assert code == 2 and "outside the data folder" in err and "--copy-to" in err and not outside.exists()
+    out = tmp_path / "site.csv"
+    code, stdout, err = _run(
+        capsys, "manifest", "build", data, "--out", out, "--labels", labels, "--data-root", tmp_path
+    )
     assert code == 0 and out.exists()
     assert f"{out}: 12 files of 4 studies; 4 quarantined" in stdout
-    assert "quarantined notes.txt: NotDicomError" in err
-    code, stdout, _ = _run(capsys, "manifest", "verify", out, "--data-root", data)
+    notes = file_id("notes.txt", load_key())
+    assert f"quarantined {notes}: NotDicomError" in err and "notes.txt" not in err
+    code, _, err = _run(
+        capsys, "manifest", "build", data, "--out", out, "--data-root", tmp_path, "--force", "--show-paths"
+    )
+    assert code == 0 and f"quarantined notes.txt ({notes}): NotDicomError" in err
+    code, stdout, _ = _run(capsys, "manifest", "verify", out)
     assert code == 0 and "12 of 12 files ok" in stdout
     (data / "case2" / "wb3.dcm").write_bytes(b"changed")
-    code, stdout, err = _run(capsys, "manifest", "verify", out, "--data-root", data)
-    assert code == 1 and "11 of 12 files ok" in stdout and "changed: case2/wb3.dcm" in err
-    code, _, err = _run(capsys, "manifest", "verify", out)  # wrong data root: every file missing
+    code, stdout, err = _run(capsys, "manifest", "verify", out)
+    changed = file_id("data/case2/wb3.dcm", load_key())
+    assert code == 1 and "11 of 12 files ok" in stdout and f"changed: {changed} (study S" in err and "case2" not in err
+    code, _, err = _run(capsys, "manifest", "verify", out, "--show-paths")
+    assert code == 1 and f"changed: data/case2/wb3.dcm ({changed})" in err and err.count("\n") == 12
+    moved = tmp_path / "elsewhere" / "site.csv"
+    moved.parent.mkdir()
+    shutil.copy(out, moved)
+    code, _, err = _run(capsys, "manifest", "verify", moved)  # wrong data root: every file missing
     assert code == 1 and "pass --data-root" in err
-    code, _, err = _run(capsys, "manifest", "build", data, "--out", out)
+    code, _, err = _run(capsys, "manifest", "build", data, "--out", out, "--data-root", tmp_path)
     assert code == 2 and err.startswith("wbs: ") and "already exists; pass --force" in err
-    assert _run(capsys, "manifest", "build", data, "--out", out, "--force")[0] == 0
+    copied = tmp_path / "copy"
+    code, stdout, _ = _run(capsys, "manifest", "build", data, "--out", outside, "--copy-to", copied)
+    assert code == 0 and outside.exists() and "case" not in outside.read_text()
 
 
 @pytest.fixture

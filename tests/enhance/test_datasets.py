@@ -98,7 +98,7 @@ def test_load_training_pairs_reads_the_dicom_files(tmp_path):
 
 
 # --- patches ----------------------------------------------------------------------------------------
-@pytest.mark.parametrize("mode", ["simu", "real"])
+@pytest.mark.parametrize("mode", ["simu", "real", "split"])
 def test_sample_is_a_pure_function_of_its_index(pairs, mode):
     data = dataset(pairs, mode)
     a, b = data[7], data[7]

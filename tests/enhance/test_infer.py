@@ -32,13 +32,14 @@ from wbslib.enhance import runtime as rt
 from wbslib.enhance.batch import read_enhanced_manifest
 from wbslib.enhance.infer import (
     enhance_counts,
-    enhance_file,
     enhance_manifest,
     enhance_scan,
     parse_group,
 )
+from wbslib.enhance.studies import enhance_file
 from wbslib.enhance.tiling import Blender, plan_tiles, tile_starts
 from wbslib.io.dicom import read_wholebody
+from wbslib.io.manifest.pseudonym import file_id, load_key, pseudonym
 
 META = {"speed_factor": 2.0, "count_scale": 50.0, "arch_kwargs": {"nf": 8, "nb": 1, "gc": 8}}
 
@@ -207,7 +208,8 @@ def test_enhance_file_writes_a_derived_dicom_that_reads_back_to_the_same_counts(
     ckpt = tiny_checkpoint(tmp_path / "simu-2x.pt")
     before = sha256_file(src)
     out = enhance_file(src, ckpt, tmp_path / "out", device="cpu")
-    assert out.name == "STUDY-enhanced-simu-2x.dcm"
+    key = load_key()  # named by the keyed study id and file id, never by the source's name
+    assert out == tmp_path / "out" / "2x-simu" / f"{pseudonym('PAT001', key)}-{file_id('STUDY.dcm', key)}.dcm"
     expected = enhance_scan(read_wholebody(src), ckpt, device="cpu", precision="fp32").counts
     back = read_wholebody(out)
     assert back.derived_1x_equivalent and back.count_equivalent_speed == 1.0 and back.speed_factor == 2.0
@@ -223,8 +225,9 @@ def test_enhance_file_writes_a_derived_dicom_that_reads_back_to_the_same_counts(
 def test_output_folder_holding_a_different_file_is_never_overwritten(tmp_path):
     src = write_scan(tmp_path, "STUDY.dcm", make_counts(seed=12), speed_factor=2.0)
     out_dir = tmp_path / "out"
-    out_dir.mkdir()
-    other = out_dir / "STUDY-enhanced-simu-2x.dcm"
+    key = load_key()
+    other = out_dir / "2x-simu" / f"{pseudonym('PAT001', key)}-{file_id('STUDY.dcm', key)}.dcm"
+    other.parent.mkdir(parents=True)
     other.write_bytes(b"a different file")
     with pytest.raises(OutputConflictError, match="nothing was overwritten"):
         enhance_file(src, tiny_checkpoint(tmp_path / "simu-2x.pt"), out_dir, device="cpu")

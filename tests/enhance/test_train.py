@@ -153,7 +153,7 @@ def test_corrupt_checkpoint_on_resume_is_a_named_error_and_left_as_it_is(cohort,
         ({"patch_size": 36}, "multiple of 8"),
         ({"patch_size": 256}, "larger"),
         ({"epochs": 3}, "exactly one"),
-        ({"lerning_rate": 1}, "unknown keys"),
+        ({"lerning_rate": 1}, "Unknown key.*'lerning_rate'"),
         ({"lr_schedule": "step"}, "lr_schedule"),
     ],
 )

@@ -20,8 +20,14 @@ from wbslib.io.audit import (
     thumbnail_figure,
 )
 from wbslib.io.manifest.build import build_manifest
+from wbslib.io.manifest.pseudonym import file_id, load_key
 from wbslib.io.manifest.schema import read_manifest, write_manifest
 from wbslib.report.html import gather_flags, gather_quarantine
+
+
+def _ids(*paths: str) -> str:
+    """The keyed file ids the audit lists for these manifest paths, joined as in its `files` column."""
+    return ";".join(file_id(p, load_key()) for p in paths)
 
 
 @pytest.fixture(scope="module")
@@ -45,14 +51,14 @@ def test_counts_known_answers_and_thumbnails(data):
     result = audit_cohort(manifest_path, root, max_thumbnails=2)
     audit = result.audit
     assert len(audit) == 11 and result.quarantine.empty and set(result.checksums["status"]) == {"ok"}
-    one_x = audit[audit["paths"] == "case1/wb1.dcm"].iloc[0]
+    one_x = audit[audit["files"] == _ids("case1/wb1.dcm")].iloc[0]
     expected = counts(1, 1)
     assert one_x["counts_ant"] == expected[0].sum() and one_x["counts_post"] == expected[1].sum()
-    three_x = audit[audit["paths"] == "case1/wb3.dcm"].iloc[0]
+    three_x = audit[audit["files"] == _ids("case1/wb3.dcm")].iloc[0]
     assert three_x["counts_1x_equivalent"] == 3 * counts(3, 3).sum()
     enhanced = audit[audit["kind"] == "enhanced"].iloc[0]
     assert enhanced["counts_1x_equivalent"] == (2 * counts(2, 2)).sum()
-    pair = audit[audit["paths"] == "case4/ant1.dcm;case4/post1.dcm"].iloc[0]
+    pair = audit[audit["files"] == _ids("case4/ant1.dcm", "case4/post1.dcm")].iloc[0]
     assert pair["views"] == "ANT+POST" and pair["kind"] == "standard"
     assert flagged(audit).empty and not audit["lossy"].any()
     assert len(result.thumbnails) == 2
@@ -74,10 +80,10 @@ def test_changed_missing_and_unreadable_files_are_quarantined(data):
     (root / "case1" / "wb2.dcm").write_bytes(b"tampered")
     (root / "case2" / "wb3.dcm").unlink()
     result = audit_cohort(manifest_path, root)
-    got = dict(zip(result.quarantine["path"], result.quarantine["error"]))
-    assert got == {"case1/wb2.dcm": "ChecksumMismatchError", "case2/wb3.dcm": "ChecksumMismatchError"}
-    sentence = result.quarantine.set_index("path").at["case2/wb3.dcm", "sentence"]
-    assert "is missing since the manifest was built" in sentence
+    got = dict(zip(result.quarantine["file"], result.quarantine["error"]))
+    assert got == {_ids("case1/wb2.dcm"): "ChecksumMismatchError", _ids("case2/wb3.dcm"): "ChecksumMismatchError"}
+    sentence = result.quarantine.set_index("file").at[_ids("case2/wb3.dcm"), "sentence"]
+    assert sentence.startswith(f"{_ids('case2/wb3.dcm')} is missing since the manifest was built")
     assert len(result.audit) == 9
 
     manifest = read_manifest(manifest_path)
@@ -88,7 +94,9 @@ def test_changed_missing_and_unreadable_files_are_quarantined(data):
     )
     write_manifest(pd.concat([manifest, extra], ignore_index=True), manifest_path)
     result = audit_cohort(manifest_path, root)
-    assert result.quarantine.set_index("path").at["junk.dcm", "error"] == "NotDicomError"
+    junk_row = result.quarantine.set_index("file").loc[_ids("junk.dcm")]
+    assert junk_row["error"] == "NotDicomError" and "junk" not in junk_row["sentence"]
+    assert junk_row["sentence"].startswith(_ids("junk.dcm")) and str(root) not in junk_row["sentence"]
 
 
 def test_integrity_flags_for_mismatched_counts_and_speed(source, tmp_path):

@@ -17,10 +17,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from wbslib.core.errors import ManifestError, ParamsError, PseudonymKeyError
-from wbslib.io.manifest.build import build_manifest, verify_manifest
+from wbslib.io.manifest.build import build_manifest
 from wbslib.io.manifest.labels import apportion, assign_splits
-from wbslib.io.manifest.pseudonym import load_key, pseudonym
+from wbslib.io.manifest.pseudonym import file_id, load_key, pseudonym
 from wbslib.io.manifest.schema import MANIFEST_COLUMNS, read_manifest, study_table, validate_manifest, write_manifest
+from wbslib.io.manifest.verify import verify_manifest
 
 
 @pytest.fixture(scope="module")
@@ -64,18 +65,27 @@ def test_build_groups_files_into_pseudonymous_studies(built):
     assert set(manifest["source"]) == {"clinical"}
 
 
+def _with_paths(table: pd.DataFrame) -> pd.DataFrame:
+    """A quarantine or checksum table with the local-only paths of its file ids as a column `path`."""
+    return table.assign(path=[table.attrs["paths"][f] for f in table["file"]])
+
+
 def test_unusable_files_are_quarantined_with_their_error(built):
-    quarantine = built[3]
-    assert list(quarantine.columns) == ["path", "error", "sentence"]
-    got = dict(zip(quarantine["path"], quarantine["error"]))
+    folder, quarantine = built[0], built[3]
+    assert list(quarantine.columns) == ["file", "error", "sentence"]
+    got = dict(zip(_with_paths(quarantine)["path"], quarantine["error"]))
     assert got == {
         "case3/cut.dcm": "TruncatedDicomError",
         "notes.txt": "NotDicomError",
         "case4/ant2.dcm": "SingleViewError",
         "case2/wb2.dcm": "ManifestError",
     }
-    dup = quarantine.set_index("path").at["case2/wb2.dcm", "sentence"]
-    assert "repeats the fast-real 2x acquisition already listed from case2/wb2-repeat.dcm" in dup
+    assert list(quarantine["file"]) == [file_id(p, load_key()) for p in got]
+    dup = _with_paths(quarantine).set_index("path").at["case2/wb2.dcm", "sentence"]
+    repeat = file_id("case2/wb2-repeat.dcm", load_key())
+    assert f"repeats the fast-real 2x acquisition already listed from {repeat}" in dup
+    text = quarantine.to_csv()
+    assert not any(name in text for name in ("case", "notes", ".dcm", ".txt", str(folder)))
 
 
 def test_labels_come_from_csv_and_split_is_per_patient(built):
@@ -90,7 +100,7 @@ def test_single_views_allowed_on_request(cohort):
     manifest, quarantine = build_manifest(cohort[0], allow_single_view=True)
     lonely = manifest[manifest["path"] == "case4/ant2.dcm"]
     assert list(zip(lonely["views"], lonely["kind"], lonely["speed_factor"])) == [("ANT", "fast-real", 2.0)]
-    assert "case4/ant2.dcm" not in set(quarantine["path"])
+    assert "case4/ant2.dcm" not in set(quarantine.attrs["paths"].values())
 
 
 def test_missing_scan_velocity_quarantined_unless_speed_given(tmp_path):
@@ -223,14 +233,21 @@ def test_verify_detects_modified_and_missing_files(cohort, tmp_path):
     shutil.copytree(cohort[0] / "case1", data / "case1")
     manifest, _ = build_manifest(data)
     path = write_manifest(manifest, data / "manifest.csv")
-    assert set(verify_manifest(path)["status"]) == {"ok"}
+    checked = verify_manifest(path)
+    assert set(checked["status"]) == {"ok"} and list(checked.columns) == [
+        "study_id",
+        "file",
+        "status",
+        "sha256",
+        "actual_sha256",
+    ]
     with open(data / "case1" / "wb2.dcm", "r+b") as f:  # flip one pixel byte
         f.seek(-10, os.SEEK_END)
         byte = f.read(1)
         f.seek(-10, os.SEEK_END)
         f.write(bytes([byte[0] ^ 1]))
     (data / "case1" / "wb3.dcm").unlink()
-    result = verify_manifest(path).set_index("path")["status"]
+    result = _with_paths(verify_manifest(path)).set_index("path")["status"]
     assert result.to_dict() == {
         "case1/wb1.dcm": "ok",
         "case1/wb2.dcm": "changed",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import yaml
 from wbslib.core.errors import NotebookFailedError, ParamsError
 from wbslib.report.pipeline import check_kernel, run_pipeline, select_notebooks
 
-PARAMS_CELL = "run = 'default'\nseed = 0\nmarker = 'default'"
+PARAMS_CELL = "run = 'default'\nseed = 0\ndata_root = 'default'"
 
 
 def _notebook(path: Path, *sources: str) -> None:
@@ -39,7 +38,7 @@ def project(tmp_path, monkeypatch):
     _notebook(
         nbs / "01-first.ipynb",
         "import sys, pathlib\nprint('executable', sys.executable)\nprint('cwd', pathlib.Path.cwd())",
-        "print('marker is', marker)",
+        "print('marker is', data_root)",
         "import pandas as pd, pathlib\n"
         "d = pathlib.Path('runs') / run / '01'\nd.mkdir(parents=True, exist_ok=True)\n"
         "pd.DataFrame({'path': ['x/bad.dcm'], 'error': ['NotDicomError'],"
@@ -53,7 +52,7 @@ def project(tmp_path, monkeypatch):
 
 def _params(root: Path, notebooks: list[str], run: str = "t") -> Path:
     path = root / "params.yaml"
-    path.write_text(yaml.safe_dump({"run": run, "seed": 5, "marker": "from-params", "notebooks": notebooks}))
+    path.write_text(yaml.safe_dump({"run": run, "seed": 5, "data_root": "from-params", "notebooks": notebooks}))
     return path
 
 
@@ -76,6 +75,10 @@ def test_two_notebooks_succeed_and_index_links_both(project, capsys):
     report = (project / "reports" / "t" / "01-first.html").read_text()
     assert "marker is from-params" in report and 'class="jp-CodeMirrorEditor' not in report  # clinician: no code
     assert 'class="jp-CodeMirrorEditor' in (project / "reports" / "t" / "01-first-code.html").read_text()
+    # framed by the run: banner with cohort and reader kind, next link by title, paths relative to the project
+    assert "RESEARCH USE – NOT FOR DIAGNOSIS · clinical · virtual readers" in report
+    assert '<a href="02-second.html" rel="next">02-second →</a>' in report and f"cwd {project}" not in report
+    assert 'href="02-second-code.html" rel="next"' in (project / "reports" / "t" / "01-first-code.html").read_text()
     assert str(index) in capsys.readouterr().out
 
 
@@ -85,8 +88,8 @@ def test_failing_notebook_stops_run_and_index_says_which(project, capsys):
     assert "ValueError: boom 42" in capsys.readouterr().err
     page = (project / "reports" / "t" / "index.html").read_text()
     assert "Run stopped: notebook 03-broken failed." in page
-    assert re.search(r'03-broken</td><td class="failed">failed', page)
-    assert re.search(r'04-after</td><td class="not run">not run', page)
+    assert '<a href="03-broken.html">03-broken</a> <span class="failed">failed</span>' in page
+    assert '<b>04-after</b> <span class="not-run">not run</span>' in page
     partial = (project / "reports" / "t" / "03-broken.html").read_text()
     assert "before the error" in partial and "boom 42" in partial
     assert not (project / "runs" / "t" / "04-after.ipynb").exists()
@@ -118,7 +121,5 @@ def test_only_runs_selected_and_index_keeps_earlier_reports(project):
     before = stale.stat().st_mtime_ns
     page = run_pipeline(_params(project, ["01-first", "02-second"]), only=["01"]).read_text()
     assert stale.stat().st_mtime_ns == before  # 02 was not executed again
-    assert re.search(
-        r'02-second</td><td class="not selected">not selected</td><td></td><td><a href="02-second.html"', page
-    )
+    assert '<a href="02-second.html">02-second</a> <span class="not-selected">not selected</span>' in page
     assert "The selected notebooks ran (--only)" in page

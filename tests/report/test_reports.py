@@ -13,12 +13,12 @@ from nbclient import NotebookClient
 from wbslib import RESEARCH_USE
 from wbslib.report.html import (
     collapse_streams,
-    index_html,
     network_references,
     notebook_html,
     render_notebook,
     strip_widgets,
 )
+from wbslib.report.index import index_html, write_index
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
@@ -68,8 +68,9 @@ def test_report_is_offline_and_self_contained(executed, include_code):
     assert network_references(page) == []
     assert "require.js" not in page and "MathJax" not in page and "mermaid" not in page
     assert WIDGET_VIEW not in page and WIDGET_STATE not in page
-    assert TQDM_TEXT.replace("<", "&lt;") in page  # widget → its text fallback
-    assert "studies: 100%" in page  # std tqdm bar on stderr is kept
+    # code version: a widget shows its text fallback, a tqdm bar on stderr its last line; clinician: neither
+    assert (TQDM_TEXT.replace("<", "&lt;") in page) is include_code
+    assert ("studies: 100%" in page) is include_code
     png = page.split('src="data:image/png;base64,', 1)[1].split('"', 1)[0]
     assert base64.b64decode(png)[:8] == b"\x89PNG\r\n\x1a\n"  # the figure is embedded
     assert "<table" in page and "1750123" in page and "total 3" in page
@@ -108,7 +109,7 @@ def test_render_notebook_writes_file(executed, tmp_path):
     src = tmp_path / "01-x.ipynb"
     nbformat.write(executed, str(src))
     out = render_notebook(src, tmp_path / "r" / "01-x.html")
-    assert out.exists() and "<title>01-x</title>" in out.read_text()
+    assert out.exists() and "<title>Report test</title>" in out.read_text()  # the notebook's title
     assert not list((tmp_path / "r").glob(".*.tmp"))
 
 
@@ -146,7 +147,48 @@ def test_index_escapes_text_and_links_locally():
         quarantine,
         pd.DataFrame(),
     )
-    assert 'href="01-audit-cohort.html"' in page and "3.2" in page
+    assert '<a href="01-audit-cohort.html">01-audit-cohort</a>' in page and "3.2 s" in page  # no title: the stem
     assert "Run stopped: notebook 02-train failed." in page and "ValueError: &lt;bad&gt;" in page
     assert "a/&lt;x&gt;.dcm" in page and "<x>" not in page
     assert "abc123" in page and "cpu (2 threads)" in page and network_references(page) == []
+
+
+def _executed(tmp_path, stem: str, *cells) -> None:
+    """runs/<run>/<stem>.ipynb as papermill leaves it, with the given cells."""
+    nb = nbformat.v4.new_notebook(cells=list(cells))
+    nbformat.write(nb, str(tmp_path / "runs" / f"{stem}.ipynb"))
+
+
+def _tagged(tag: str, markdown: str) -> nbformat.NotebookNode:
+    cell = nbformat.v4.new_code_cell("show()")
+    cell.metadata["tags"] = [tag]
+    cell.outputs = [nbformat.v4.new_output("display_data", data={"text/markdown": markdown, "text/plain": "md"})]
+    return cell
+
+
+def test_index_opens_with_findings_then_titled_links_and_headlines(tmp_path):
+    (tmp_path / "runs").mkdir()
+    title = nbformat.v4.new_markdown_cell("# 05 · Statistics\nPurpose.")
+    _executed(tmp_path, "05-statistics", title, _tagged("wbs-findings", "**2x** as good as 1x (from /abs/root/x)"),
+              _tagged("wbs-headline", "2x non-inferior"))  # fmt: skip
+    _executed(tmp_path, "06-sweep", nbformat.v4.new_markdown_cell("# 06 · Speed sweep"))
+    entries = [
+        {"stem": "05-statistics", "status": "ok", "wall_s": 2.0, "html": tmp_path / "05-statistics.html",
+         "code_html": tmp_path / "05-statistics-code.html"},
+        {"stem": "06-sweep", "status": "failed", "wall_s": 1.0, "html": tmp_path / "06-sweep.html", "error": "boom"},
+        {"stem": "07-never", "status": "not run", "wall_s": None, "title": "07 · Never"},
+    ]  # fmt: skip
+    path = write_index("demo", tmp_path / "runs", tmp_path, entries, {"params": {"run": "demo"}},
+                       banner="BANNER", facts=("phantom cohort", "run started 2024-01-02 03:04 UTC"),
+                       prefixes=(("/abs/root", ""),))  # fmt: skip
+    page = path.read_text()
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
+    assert '<header class="wbs-banner">BANNER</header>' in page and "phantom cohort · run started 2024-01-02" in page
+    box = page.index('<section class="wbs-findings" id="findings-05-statistics">')
+    assert page.index("<h1") < box < page.index("<h2>Notebooks</h2>")
+    assert "<strong>2x</strong> as good as 1x (from x)" in page  # cleaned as in the clinician version
+    assert '<a href="05-statistics.html">05 · Statistics</a> <span class="ok">ok</span> · 2.0 s' in page
+    assert '<div class="wbs-headline"><p>2x non-inferior</p>' in page
+    assert 'aria-label="05 · Statistics, code version">code version</a>' in page
+    assert '<a href="06-sweep.html">06 · Speed sweep</a> <span class="failed">failed</span>' in page
+    assert '<b>07 · Never</b> <span class="not-run">not run</span>' in page and ">report<" not in page

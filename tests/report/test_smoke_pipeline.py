@@ -1,43 +1,19 @@
 """End to end: every notebook through papermill with params/smoke.yaml, in order, via `wbs run`.
 
-One run (module fixture) into runs/<run>/ and reports/<run>/ under a run name of its own, then
-checks what each notebook promised to write. This is the suite's slowest test (a few minutes).
+One run (the session fixture `smoke_run` of conftest.py, shared with the browser test) into
+runs/<run>/ and reports/<run>/ under a run name of its own, then checks what each notebook promised
+to write. This is the suite's slowest test (a few minutes).
 """
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
-
 import pandas as pd
-import pytest
-import yaml
 
 from wbslib.core.params import project_root
 from wbslib.report.html import network_references
 
 ROOT = project_root()
-RUN = "smoke-test"
-
-
-@pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory):
-    params = yaml.safe_load((ROOT / "notebooks/params/smoke.yaml").read_text())
-    data = tmp_path_factory.mktemp("smoke-data")
-    params.update(run=RUN, data_root=str(data), manifest=str(data / "manifest.csv"))
-    path = data / "params.yaml"
-    path.write_text(yaml.safe_dump(params))
-    for folder in (ROOT / "runs" / RUN, ROOT / "reports" / RUN):
-        shutil.rmtree(folder, ignore_errors=True)
-    proc = subprocess.run(
-        [sys.executable, "-m", "wbslib.cli", "run", "--params", str(path)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=1500,
-    )
-    return params, proc
+RUN = "smoke-test"  # conftest.SMOKE_RUN
 
 
 def test_pipeline_finishes_and_prints_index(smoke_run):

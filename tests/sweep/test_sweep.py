@@ -52,7 +52,7 @@ def test_defaults_are_the_issue_s():
         ({"modes": []}, "modes"),
         ({"compare_strategies": [2.5], "speeds": [2, 3]}, "lacks"),
         ({"max_studies": 3}, "max_studies"),
-        ({"speeds": [2], "bogus": 1}, "unknown key"),
+        ({"speeds": [2], "bogus": 1}, "Unknown key.*'bogus'"),
     ],
 )
 def test_bad_sweep_params_are_named_errors(section, words):

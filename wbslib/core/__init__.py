@@ -5,6 +5,7 @@ operations (thinning, the Gaussian counts filter, model count scaling) and masks
 
 from wbslib.core.counts import check_speed, from_model_output, gaussian_counts, thin, to_model_input
 from wbslib.core.errors import (
+    AlreadyEnhancedError,
     CheckpointError,
     ChecksumMismatchError,
     DicomReadError,
@@ -18,6 +19,7 @@ from wbslib.core.errors import (
     NotDicomError,
     NotebookFailedError,
     OutputConflictError,
+    OutputWriteError,
     ParamsError,
     PhantomTruthError,
     PseudonymKeyError,
@@ -29,10 +31,21 @@ from wbslib.core.errors import (
     TrainingDataError,
     TruncatedDicomError,
     UnknownViewError,
+    UnreadableInputError,
     UnsupportedModalityError,
     WbsError,
 )
-from wbslib.core.fileio import atomic_path, sha256_file, write_csv, write_text
+from wbslib.core.fileio import (
+    atomic_path,
+    os_reason,
+    read_csv,
+    remove_stale_tmp,
+    sha256_file,
+    unreadable_input,
+    unwritable_output,
+    write_csv,
+    write_text,
+)
 from wbslib.core.groups import group_key, is_model, is_raw, ordered_groups, parse_group
 from wbslib.core.masks import bladder_mask, bladder_region, body_box, body_mask, pelvic_window
 from wbslib.core.params import (
@@ -44,6 +57,7 @@ from wbslib.core.params import (
     resolve_path,
     run_dir,
     section,
+    unknown_keys,
 )
 from wbslib.core.repro import (
     device_description,
@@ -58,6 +72,7 @@ from wbslib.core.repro import (
 from wbslib.core.scan import WholeBodyScan, speed_label
 
 __all__ = [
+    "AlreadyEnhancedError",
     "CheckpointError",
     "ChecksumMismatchError",
     "DicomReadError",
@@ -71,6 +86,7 @@ __all__ = [
     "NotDicomError",
     "NotebookFailedError",
     "OutputConflictError",
+    "OutputWriteError",
     "ParamsError",
     "PhantomTruthError",
     "PseudonymKeyError",
@@ -82,6 +98,7 @@ __all__ = [
     "TrainingDataError",
     "TruncatedDicomError",
     "UnknownViewError",
+    "UnreadableInputError",
     "UnsupportedModalityError",
     "WbsError",
     "WholeBodyScan",
@@ -101,11 +118,13 @@ __all__ = [
     "load_params",
     "notebook_default",
     "ordered_groups",
+    "os_reason",
     "package_versions",
     "parse_group",
     "pelvic_window",
     "print_environment",
     "project_root",
+    "remove_stale_tmp",
     "report_dir",
     "resolve_device",
     "resolve_path",
@@ -118,7 +137,11 @@ __all__ = [
     "speed_label",
     "thin",
     "to_model_input",
+    "unreadable_input",
+    "unwritable_output",
     "write_csv",
     "write_run_metadata",
     "write_text",
+    "read_csv",
+    "unknown_keys",
 ]

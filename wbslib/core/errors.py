@@ -48,6 +48,10 @@ class SpeedUnknownError(WbsError):
     """The scan's speed factor cannot be derived from its header and no override was given."""
 
 
+class AlreadyEnhancedError(WbsError):
+    """An enhanced (derived, 1x-equivalent) scan was given where an acquired fast scan is needed."""
+
+
 # --- DICOM / file output -----------------------------------------------------------------------
 class InvalidCountsError(WbsError):
     """An array to be written as counts holds NaN, infinite, negative or too large values."""
@@ -55,6 +59,14 @@ class InvalidCountsError(WbsError):
 
 class OutputConflictError(WbsError):
     """The output path already holds a different file; nothing is overwritten."""
+
+
+class OutputWriteError(WbsError):
+    """An output folder cannot be written (read-only, full disk, no permission): the step stops at once."""
+
+
+class UnreadableInputError(WbsError):
+    """An input file or folder cannot be read (permission, I/O error, a symlink loop or a dangling link)."""
 
 
 # --- manifest ------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import re
 
 STANDARD = "1x"
 TRUTH = "truth"
-MODES = ("real", "simu")  # training modes (docs/DESIGN.md, "The model")
+MODES = ("real", "simu", "split")  # training modes (docs/DESIGN.md, "The model"; wbslib.enhance.datasets)
 BASELINES = {"gaussian": "gauss", "bm3d": "bm3d"}  # baseline method → group suffix
 PAPER_GROUPS = ("1x", "2x", "2x-real", "2x-simu", "3x", "3x-real", "3x-simu")
 SPEED_RTOL = 0.02  # two speed factors this close name the same speed

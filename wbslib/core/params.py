@@ -2,7 +2,9 @@
 
 Top-level keys shared by all notebooks: `run` (name → runs/<run>/, reports/<run>/), `seed`,
 `device` ('auto' = CUDA if present), `data_root`, `manifest`, `notebooks` (what `wbs run`
-executes, in order). Each notebook reads its own section (`cohort`, `train`, `enhance`, ...).
+executes, in order). Each notebook reads its own section (`SECTIONS`: `cohort`, `train`, `enhance`,
+...) through its config function, which rejects unknown keys via `section`; `load_params` rejects
+unknown top-level keys. Either way the closest valid key is suggested.
 """
 
 from __future__ import annotations
@@ -41,17 +43,46 @@ def resolve_path(path: str | os.PathLike) -> Path:
     return p if p.is_absolute() else project_root() / p
 
 
+TOP_LEVEL_KEYS = ("run", "seed", "device", "data_root", "manifest", "notebooks")
+SECTIONS = ("cohort", "audit", "train", "enhance", "readers", "statistics", "sweep")
+
+
+def unknown_keys(given, allowed, where: str) -> None:
+    """ParamsError naming every key of `given` that `allowed` lacks, each with the closest allowed key."""
+    unknown = sorted(set(given) - set(allowed), key=str)
+    if unknown:
+        hints = [
+            f"{k!r} (did you mean {close[0]!r}?)"
+            if (close := difflib.get_close_matches(str(k), [str(a) for a in allowed], 1))
+            else repr(k)
+            for k in unknown
+        ]
+        raise ParamsError(f"Unknown key(s) {', '.join(hints)} in {where}; allowed: {', '.join(sorted(allowed))}.")
+
+
 def load_params(path: str | os.PathLike) -> dict:
-    """Read a params YAML file into a dict; a named error if it is missing or not a mapping."""
+    """Read a params YAML file into a dict; a named error if it is missing, a folder, unreadable, not a
+    mapping, has no 'run', holds a top-level key beyond `TOP_LEVEL_KEYS` and `SECTIONS`, or a seed
+    that is not a whole number ≥ 0."""
     p = resolve_path(path)
     if not p.exists():
         raise ParamsError(f"Params file {p} does not exist; pass a file from notebooks/params/.")
+    if p.is_dir():
+        raise ParamsError(f"Params file {p} is a folder; pass a YAML file such as notebooks/params/demo.yaml.")
     try:
-        data = yaml.safe_load(p.read_text())
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ParamsError(f"Params file {p} is not valid YAML ({exc.__class__.__name__}); fix its syntax.") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ParamsError(
+            f"Params file {p} cannot be read ({exc.__class__.__name__}); pass a readable UTF-8 YAML file."
+        ) from exc
     if not isinstance(data, dict) or "run" not in data:
         raise ParamsError(f"Params file {p} must be a YAML mapping with at least a 'run' name.")
+    unknown_keys(data, (*TOP_LEVEL_KEYS, *SECTIONS), f"params file {p} (top level)")
+    seed = data.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ParamsError(f"Params file {p}: seed {seed!r} is not a whole number ≥ 0; set e.g. seed: 7.")
     return data
 
 
@@ -90,17 +121,7 @@ def section(params: dict, name: str, defaults: dict) -> dict:
         given = {}
     if not isinstance(given, dict):
         raise ParamsError(f"params '{name}' must be a mapping of settings, not {type(given).__name__}.")
-    unknown = sorted(set(given) - set(defaults))
-    if unknown:
-        hints = [
-            f"{k!r} (did you mean {close[0]!r}?)"
-            if (close := difflib.get_close_matches(k, list(defaults), 1))
-            else repr(k)
-            for k in unknown
-        ]
-        raise ParamsError(
-            f"Unknown key(s) {', '.join(hints)} in params '{name}'; allowed: {', '.join(sorted(defaults))}."
-        )
+    unknown_keys(given, defaults, f"params '{name}'")
     return {**defaults, **given}
 
 

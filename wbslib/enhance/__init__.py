@@ -21,12 +21,12 @@ from wbslib.enhance.checkpoint import (
     load_generator,
     save_checkpoint,
 )
+from wbslib.enhance.config import enhance_config
 from wbslib.enhance.datasets import PatchPairDataset, StepSampler, TrainingPair, load_training_pairs, select_pairs
 from wbslib.enhance.infer import (
     check_checkpoint_speed,
     describe_model,
     enhance_counts,
-    enhance_file,
     enhance_manifest,
     enhance_scan,
     find_checkpoints,
@@ -39,9 +39,11 @@ from wbslib.enhance.losses import (
     PerceptualLoss,
     bce_loss,
     discriminator_adversarial_loss,
+    feature_matching_loss,
     fill_masked,
     generator_adversarial_loss,
     l1_loss,
+    resolve_perceptual,
     vgg19_layer_names,
 )
 from wbslib.enhance.preprocess import (
@@ -71,6 +73,8 @@ from wbslib.enhance.runtime import (
     reduced_dtype,
     tiled_forward,
 )
+from wbslib.enhance.selfsupervised import selfsupervised_evaluation, split_methods
+from wbslib.enhance.studies import enhance_file, enhance_folder
 from wbslib.enhance.tiling import Blender, Tile, plan_tiles, tile_starts
 
 __all__ = [
@@ -105,9 +109,11 @@ __all__ = [
     "enhance_baselines",
     "enhance_counts",
     "enhance_file",
+    "enhance_folder",
     "enhance_manifest",
     "enhance_scan",
     "estimate_shift",
+    "feature_matching_loss",
     "fill_masked",
     "find_checkpoints",
     "forward",
@@ -132,14 +138,18 @@ __all__ = [
     "receptive_radius",
     "reduced_dtype",
     "registered_pair",
+    "resolve_perceptual",
     "run_batch",
     "sample_patch",
     "save_checkpoint",
     "select_pairs",
+    "selfsupervised_evaluation",
     "shift_image",
+    "split_methods",
     "subpixel_shift",
     "tile_starts",
     "tiled_forward",
     "validation_pairs",
     "vgg19_layer_names",
+    "enhance_config",
 ]

@@ -1,17 +1,21 @@
-"""Batch enhancement into runs/<run>/enhanced/: one derived NM DICOM per (study, group), a manifest of
-the outputs, a quarantine list — shared by the RRDB models (`wbslib.enhance.infer`) and the baselines.
+"""Batch enhancement into an output folder: one derived NM DICOM per job, a manifest of the outputs and a
+quarantine list — shared by the RRDB models (`enhance.infer.enhance_manifest`, `wbs enhance DIR`) and the
+baselines (`enhance.baselines`).
 
-- Outputs: `<out_root>/<group>/<study_id>.dcm`, written by `wbslib.io.dicom.write_enhanced`.
-- `<out_root>/manifest.csv` (`ENHANCED_COLUMNS`): one row per output, with the input's path
-  (relative to data_root) and sha256 and the `provenance` of the method (checkpoint sha256 or the
-  baseline's parameters). A re-run skips a (study, group) whose row matches the input, the
-  provenance and the output file's sha256, unless `force`; rows of other groups are kept.
-- Inputs are only read: each is checked against its manifest sha256 first, and an output path that
-  would be an input is refused. A study whose input raises a `WbsError` is quarantined (study,
-  group, path, error class, sentence) in `<out_root>/quarantine.csv` and the batch goes on.
-- An output this batch listed before that is out of date (other input or provenance) is replaced
-  via a temporary file (removed if its input is now quarantined); a file at the output path that
-  the manifest does not list is never overwritten (`OutputConflictError`, quarantined).
+- Outputs: `<out_root>/<group>/<name>.dcm` (name: the study id; for `wbs enhance`, study id and source
+  file id), written atomically by `wbslib.io.dicom.write_enhanced`.
+- The folder is an `enhance.journal.OutputFolder`: locked against a second batch, its manifest.csv
+  (`ENHANCED_COLUMNS`: input by keyed file id and sha256, the `provenance` of the method — checkpoint
+  sha256 or the baseline's parameters —, output path and sha256) rewritten after every study, so a
+  killed batch resumes. A job whose row matches its input, provenance and the output file's sha256 is
+  skipped unless `force`; rows of other jobs are kept.
+- Inputs are only read: each is checked against its manifest sha256 first, and an output path that would
+  be an input is refused. A job whose input raises a `WbsError` or cannot be read (OSError) is
+  quarantined (study, group, source file id, error class, sentence with paths replaced by file ids) and
+  the batch goes on; an OSError on the output side stops it at once (`OutputWriteError`).
+- An output this batch listed before that is out of date is replaced via a temporary file (removed if
+  its input is now quarantined); a file at the output path that the manifest does not list is kept when
+  identical, and never overwritten otherwise (`OutputConflictError`, quarantined).
 """
 
 from __future__ import annotations
@@ -19,35 +23,31 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from wbslib.core.errors import ChecksumMismatchError, OutputConflictError, WbsError
-from wbslib.core.fileio import sha256_file, write_csv
+from wbslib.core.errors import ChecksumMismatchError, OutputConflictError, OutputWriteError, WbsError
+from wbslib.core.fileio import sha256_file, unreadable_input
 from wbslib.core.scan import VIEWS, WholeBodyScan
+from wbslib.enhance.journal import (
+    ENHANCED_COLUMNS,
+    QUARANTINE_COLUMNS,
+    OutputFolder,
+    quarantine_key,
+    read_enhanced_manifest,
+)
 from wbslib.io.dicom import read_wholebody, write_enhanced
 from wbslib.io.imagesets import portable_path
+from wbslib.io.manifest.privacy import FileNames
+from wbslib.io.manifest.pseudonym import load_key
 
-ENHANCED_COLUMNS = (
-    "study_id",
-    "group",
-    "method",
-    "speed_factor",
-    "split",
-    "label",
-    "source_path",
-    "source_sha256",
-    "provenance",
-    "path",
-    "sha256",
-    "status",
-    "seconds",
-)
-QUARANTINE_COLUMNS = ("study_id", "group", "path", "error", "sentence")
+__all__ = ["ENHANCED_COLUMNS", "QUARANTINE_COLUMNS", "Job", "input_jobs", "read_enhanced_manifest", "run_batch"]
+
+BATCH_COLUMNS = (*ENHANCED_COLUMNS, "status", "seconds")  # status 'enhanced' | 'skipped'; seconds of wall time
 SPEED_ATOL = 0.005  # manifest speed factors are stored to 0.01
 
 # enhance(scan) -> (1x-equivalent counts (2, rows, cols), method text, series description stem)
@@ -68,6 +68,12 @@ class Job:
     source_sha256: str  # the manifest's sha256 of each source file, joined by ';'
     provenance: str  # checkpoint sha256, or the baseline's parameters
     enhance: Enhancer
+    name: str = ""  # output file stem (default: the study id)
+    read_options: dict = field(default_factory=dict)  # extra read_wholebody options (speed_factor, assume_view)
+
+    @property
+    def output_name(self) -> str:
+        return self.name or self.study_id
 
 
 def input_jobs(
@@ -107,19 +113,6 @@ def input_jobs(
     return jobs
 
 
-def read_enhanced_manifest(out_root: str | os.PathLike) -> pd.DataFrame:
-    """`<out_root>/manifest.csv` as a DataFrame (empty with the columns when there is none yet)."""
-    path = Path(out_root) / "manifest.csv"
-    if not path.is_file():
-        return pd.DataFrame(columns=list(ENHANCED_COLUMNS))
-    return pd.read_csv(
-        path,
-        dtype={"study_id": str, "group": str, "source_sha256": str, "sha256": str, "provenance": str, "label": "Int64"},
-        keep_default_na=False,
-        na_values={"label": [""]},
-    )
-
-
 def _done(old: dict | None, job: Job, out: Path) -> bool:
     """True if the previous run made this output from the same input and method, intact."""
     return (
@@ -135,31 +128,40 @@ def _read_input(job: Job, data_root: Path, out: Path) -> WholeBodyScan:
     """The job's input scan, after checking every source file against its manifest sha256."""
     sources = [data_root / p for p in job.source_path.split(";")]
     for src, sha in zip(sources, job.source_sha256.split(";")):
-        if not src.is_file() or sha256_file(src) != sha:
+        try:
+            actual = sha256_file(src) if src.is_file() else ""
+        except OSError as exc:
+            raise unreadable_input(str(src), exc) from None
+        if actual != sha:
             raise ChecksumMismatchError(
                 f"Input {src} of study {job.study_id} is missing or changed since the "
                 "manifest was built; restore it or rebuild the manifest."
             )
         if src.resolve() == out.resolve():
             raise OutputConflictError(f"Output {out} would replace its own input; choose another output folder.")
-    scan = read_wholebody(sources, allow_single_view=True)
+    scan = read_wholebody(sources, allow_single_view=True, **job.read_options)
     if scan.count_equivalent_speed is None:  # header without Scan Velocity: the manifest knows the speed
         scan = replace(scan, scan_velocity_mm_s=job.speed_factor * scan.standard_velocity_mm_s)
     return scan
 
 
-def _enhance_one(job: Job, data_root: Path, out: Path, ours: bool) -> dict:
-    """Enhance one job and write its DICOM; `ours`: a previous output at `out` may be replaced."""
-    start = time.perf_counter()
-    scan = _read_input(job, data_root, out)
-    counts, method_text, description = job.enhance(scan)
+def _write(out: Path, counts: np.ndarray, scan: WholeBodyScan, method: str, description: str, ours: bool) -> str:
+    """Write the derived DICOM (replacing our own out-of-date output when `ours`); returns its sha256.
+    OSError: the output side failed (nothing half-written stays under the final name)."""
     if ours and out.exists():
-        tmp = out.with_name(f".{out.name}.new")
+        tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
         tmp.unlink(missing_ok=True)
-        write_enhanced(tmp, counts, scan, method=method_text, description=description)
-        os.replace(tmp, out)
+        try:
+            write_enhanced(tmp, counts, scan, method=method, description=description)
+            os.replace(tmp, out)
+        finally:
+            tmp.unlink(missing_ok=True)
     else:
-        write_enhanced(out, counts, scan, method=method_text, description=description)
+        write_enhanced(out, counts, scan, method=method, description=description)
+    return sha256_file(out)
+
+
+def _row(job: Job, source_file: str, path: str, sha256: str) -> dict:
     return {
         "study_id": job.study_id,
         "group": job.group,
@@ -167,25 +169,12 @@ def _enhance_one(job: Job, data_root: Path, out: Path, ours: bool) -> dict:
         "speed_factor": job.speed_factor,
         "split": job.split,
         "label": job.label,
-        "source_path": job.source_path,
+        "source_file": source_file,
         "source_sha256": job.source_sha256,
         "provenance": job.provenance,
-        "path": portable_path(out),
-        "sha256": sha256_file(out),
-        "status": "enhanced",
-        "seconds": round(time.perf_counter() - start, 3),
+        "path": path,
+        "sha256": sha256,
     }
-
-
-def _merge(previous: pd.DataFrame, new_rows: list[dict], keys: set, columns: tuple[str, ...]) -> pd.DataFrame:
-    """Previous rows of (study, group) pairs outside `keys`, then the new rows."""
-    kept = (
-        previous[[(s, g) not in keys for s, g in zip(previous["study_id"], previous["group"])]]
-        if len(previous)
-        else previous
-    )
-    frames = [f for f in (kept, pd.DataFrame(new_rows, columns=list(columns))) if len(f)]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(columns))
 
 
 def run_batch(
@@ -196,41 +185,70 @@ def run_batch(
     force: bool = False,
     progress: bool = True,
     desc: str = "enhance",
+    strict: bool = False,
+    wait: float | None = None,
+    key_file: str | os.PathLike | None = None,
+    rejected: tuple[dict, ...] | list[dict] = (),
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Run the jobs (tqdm progress bar); returns (this batch's output rows, its quarantine rows) and
-    updates `<out_root>/manifest.csv` and `<out_root>/quarantine.csv`."""
+    """Run the jobs (tqdm progress, studies/min); returns (this batch's rows: `ENHANCED_COLUMNS`, status
+    'enhanced' | 'skipped', seconds; its quarantine rows) and keeps `<out_root>/manifest.csv` and
+    `<out_root>/quarantine.csv` up to date after every study.
+
+    strict: raise a job's named error instead of quarantining it (one study, `wbs enhance FILE`).
+    wait: seconds to wait for another batch writing into `out_root` (None: as long as it takes).
+    key_file: the pseudonym key that names source files (default as in `wbslib.io.manifest.pseudonym`).
+    rejected: quarantine rows (`QUARANTINE_COLUMNS`) of inputs that could not even become jobs, listed too.
+    """
     data_root, out_root = Path(data_root), Path(out_root)
-    previous = read_enhanced_manifest(out_root)
-    prev = {(r["study_id"], r["group"]): r for r in previous.to_dict("records")}
-    rows, bad = [], []
-    for job in tqdm(jobs, desc=desc, unit="study", disable=not progress):
-        out = out_root / job.group / f"{job.study_id}.dcm"
-        old = prev.get((job.study_id, job.group))
-        if not force and _done(old, job, out):
-            rows.append({**old, "status": "skipped"})
-            continue
-        try:
-            rows.append(_enhance_one(job, data_root, out, ours=old is not None))
-        except WbsError as exc:
-            bad.append(
-                {
+    names = FileNames(data_root, load_key(key_file))
+    sources = {id(job): ";".join(names.id(p) for p in job.source_path.split(";")) for job in jobs}
+    rows, bad = [], list(rejected)
+    with (
+        OutputFolder(out_root, total=len(jobs), wait=wait) as folder,
+        tqdm(jobs, desc=desc, unit="study", disable=not progress) as bar,
+    ):
+        for entry in rejected:
+            folder.reject(None, entry, quarantine_key(entry["group"], entry["study_id"], entry["file"]))
+        enhanced, busy = 0, 0.0  # studies enhanced and seconds spent on them, for the rate
+        for job in bar:
+            out = out_root / job.group / f"{job.output_name}.dcm"
+            key, source_file = portable_path(out), sources[id(job)]
+            qkey = quarantine_key(job.group, job.study_id, source_file)
+            old, start = folder.rows.get(key), time.perf_counter()
+            try:
+                if not force and _done(old, job, out):
+                    row, status = _row(job, source_file, key, old["sha256"]), "skipped"
+                else:
+                    scan = _read_input(job, data_root, out)
+                    counts, method_text, description = job.enhance(scan)
+                    sha = _write(out, counts, scan, method_text, description, ours=old is not None)
+                    row, status = _row(job, source_file, key, sha), "enhanced"
+                folder.record(key, row, qkey)
+            except OutputWriteError:
+                raise
+            except WbsError as exc:
+                if strict:
+                    raise
+                entry = {
                     "study_id": job.study_id,
                     "group": job.group,
-                    "path": job.source_path,
+                    "file": source_file,
                     "error": type(exc).__name__,
-                    "sentence": str(exc),
+                    "sentence": names.redact(str(exc)),
                 }
-            )
-            if old is not None and out.is_file():  # our own output of an input that is no longer valid
-                out.unlink()
-    keys = {(j.study_id, j.group) for j in jobs}
-    write_csv(_merge(previous, rows, keys, ENHANCED_COLUMNS), out_root / "manifest.csv")
-    qpath = out_root / "quarantine.csv"
-    old_bad = pd.read_csv(qpath, dtype=str, keep_default_na=False) if qpath.is_file() else pd.DataFrame()
-    write_csv(
-        _merge(
-            old_bad if len(old_bad) else pd.DataFrame(columns=list(QUARANTINE_COLUMNS)), bad, keys, QUARANTINE_COLUMNS
-        ),
-        qpath,
-    )
-    return pd.DataFrame(rows, columns=list(ENHANCED_COLUMNS)), pd.DataFrame(bad, columns=list(QUARANTINE_COLUMNS))
+                bad.append(entry)
+                try:
+                    if old is not None and out.is_file():  # our own output of an input that is no longer valid
+                        out.unlink()
+                except OSError as error:
+                    raise folder.failed(error) from None
+                folder.reject(key, entry, qkey)
+                continue
+            except OSError as exc:
+                raise folder.failed(exc) from None
+            seconds = time.perf_counter() - start
+            rows.append({**row, "status": status, "seconds": round(seconds, 3)})
+            if status == "enhanced":
+                enhanced, busy = enhanced + 1, busy + seconds
+                bar.set_postfix_str(f"{60 * enhanced / busy:.1f} studies/min")
+    return pd.DataFrame(rows, columns=list(BATCH_COLUMNS)), pd.DataFrame(bad, columns=list(QUARANTINE_COLUMNS))

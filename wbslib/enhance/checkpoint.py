@@ -2,12 +2,15 @@
 
 A checkpoint is a `torch.save`d dict with at least
   - `meta`: what inference needs to refuse a wrong model (keys `META_KEYS`): `arch` ('RRDBNet'),
-    `arch_kwargs` (in_ch, out_ch, nf, nb, gc), `mode` ('real'|'simu'), `speed_factor`,
+    `arch_kwargs` (in_ch, out_ch, nf, nb, gc), `mode` ('real'|'simu'|'split'), `speed_factor`,
     `count_scale` (C: model input = counts · s / C, output · C = 1x-equivalent counts),
-    `patch_size` (pixels), `perceptual` ('vgg19'|'none'), `loss_weights` (dict), `step`, `git_sha`;
+    `patch_size` (pixels), `perceptual` ('vgg19'|'feature_matching'|'none'), `loss_weights` (dict),
+    `step`, `git_sha`;
   - `generator`: the generator's state dict (a 'module.' or '_orig_mod.' prefix from DDP or
     torch.compile is accepted and stripped on load).
 Any other keys (discriminator, optimisers, RNG states, epoch, ...) are the training loop's own.
+The sizes in `arch_kwargs` are checked against `models.rrdbnet.ARCH_BOUNDS` (one channel in and out,
+nf ≤ 256, nb ≤ 32, gc ≤ 128) before any layer is allocated, and the weights must be finite.
 Values must be tensors, Python scalars/containers or NumPy arrays/scalars: files are read with
 `torch.load(weights_only=True)` (no arbitrary code runs when a checkpoint is opened).
 """
@@ -26,7 +29,7 @@ from wbslib.core.errors import CheckpointError, ParamsError
 from wbslib.core.fileio import atomic_path
 from wbslib.core.groups import MODES
 from wbslib.core.repro import git_sha
-from wbslib.enhance.models.rrdbnet import RRDBNet
+from wbslib.enhance.models.rrdbnet import RRDBNet, arch_problems
 
 META_KEYS = (
     "arch",
@@ -41,7 +44,7 @@ META_KEYS = (
     "git_sha",
 )
 ARCH_KEYS = ("in_ch", "out_ch", "nf", "nb", "gc")
-PERCEPTUAL = ("vgg19", "none")
+PERCEPTUAL = ("vgg19", "feature_matching", "none")  # the perceptual term a model was trained with
 EXPECTABLE = (*ARCH_KEYS, "arch", "mode", "speed_factor", "count_scale", "patch_size", "perceptual")
 _PREFIXES = ("module.", "_orig_mod.")
 _SAFE_NUMPY = [
@@ -119,6 +122,8 @@ def _check_meta(meta: object, where: str) -> dict:
     kwargs = meta["arch_kwargs"]
     if not isinstance(kwargs, Mapping) or set(kwargs) - set(ARCH_KEYS):
         problems.append(f"arch_kwargs {kwargs!r} is not a dict with keys among {ARCH_KEYS}")
+    else:
+        problems += [f"arch_kwargs {p}" for p in arch_problems(kwargs)]
     if meta["mode"] not in MODES:
         problems.append(f"mode {meta['mode']!r} is not one of {MODES}")
     if meta["perceptual"] not in PERCEPTUAL:
@@ -208,6 +213,16 @@ def _check_expectations(meta: dict, expect: Mapping, path: Path) -> None:
         )
 
 
+def _check_finite(weights: Mapping, path: Path) -> None:
+    """CheckpointError naming the first generator tensor holding NaN or infinite values."""
+    for key, value in weights.items():
+        if isinstance(value, torch.Tensor) and value.is_floating_point() and not torch.isfinite(value).all():
+            raise CheckpointError(
+                f"Checkpoint {path} holds generator weights that are not finite (NaN or infinite values in "
+                f"{key}), so the training diverged or the file was damaged; retrain or restore the checkpoint."
+            )
+
+
 def _strip_prefixes(state_dict: Mapping) -> dict:
     out = {}
     for key, value in state_dict.items():
@@ -236,6 +251,7 @@ def load_generator(
     weights = state.get("generator")
     if not isinstance(weights, Mapping):
         raise CheckpointError(f"Checkpoint {path} holds no 'generator' state dict; pass a generator checkpoint.")
+    _check_finite(weights, path)
     model = build_generator(meta)
     try:
         model.load_state_dict(_strip_prefixes(weights), strict=True)

@@ -1,8 +1,8 @@
-"""Training data: fast → standard patch pairs for the 'real' and 'simu' models.
+"""Training data: fast → standard patch pairs for the 'real', 'simu' and 'split' models.
 
 `load_training_pairs` reads the manifest's scans of one split into memory; `PatchPairDataset` turns
 them into random patches; `StepSampler` hands out global sample indices from a given step on.
-Every random draw of sample g (patch position, flips, thinning) comes from
+Every random draw of sample g (patch position, flips, thinning or splitting) comes from
 `wbslib.core.repro.rng(seed, mode, 'sample', epoch, k)` with (epoch, k) = divmod(g, items per epoch), so a
 sample is a pure function of its index: resumed runs, DataLoader workers and DDP ranks all see
 exactly the data an uninterrupted single-process run sees.
@@ -19,13 +19,15 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from wbslib.core.counts import thin
-from wbslib.core.errors import TrainingDataError
+from wbslib.core.errors import ParamsError, TrainingDataError
 from wbslib.core.groups import MODES
 from wbslib.core.masks import bladder_mask
 from wbslib.core.repro import rng
 from wbslib.core.scan import speed_label
 from wbslib.enhance import preprocess
 from wbslib.io.imagesets import acquisition_paths, read_counts
+
+STANDARD_ONLY = ("simu", "split")  # modes trained on standard scans alone (no fast scan, no registration)
 
 
 @dataclass
@@ -47,8 +49,8 @@ def select_pairs(
 ) -> list[tuple[str, list[str], list[str] | None]]:
     """(study_id, standard paths, fast paths or None) per study of `split` usable for `mode`.
 
-    Mode 'real' needs a standard scan and a fast-real scan at `speed` of the same study; mode
-    'simu' needs standard scans only. No usable study → TrainingDataError.
+    Mode 'real' needs a standard scan and a fast-real scan at `speed` of the same study; modes
+    'simu' and 'split' need standard scans only. No usable study → TrainingDataError.
     """
     if mode not in MODES:
         raise TrainingDataError(f"Training mode '{mode}' in the params is not one of {MODES}; fix train.models.")
@@ -58,14 +60,14 @@ def select_pairs(
             f"{manifest_path} lists no standard (1x) scans in split '{split}', so no "
             f"{mode}-mode pairs can be formed; add standard scans or fix the split column."
         )
-    if mode == "simu":
+    if mode in STANDARD_ONLY:
         return [(sid, paths, None) for sid, paths in standard.items()]
     fast = acquisition_paths(manifest, split, "fast-real", speed)
     pairs = [(sid, standard[sid], paths) for sid, paths in fast.items() if sid in standard]
     if not pairs:
         raise TrainingDataError(
             f"{manifest_path} has no study in split '{split}' with both a standard scan and a "
-            f"fast-real {speed_label(speed)} scan; mode real needs such pairs (or train mode simu)."
+            f"fast-real {speed_label(speed)} scan; mode real needs such pairs (or train mode split or simu)."
         )
     return pairs
 
@@ -104,7 +106,11 @@ class _Item:
 class PatchPairDataset(Dataset):
     """Random (input, target, keep-mask) patches, each (1, P, P) float32, in model scale.
 
-    mode 'simu': input = thin(standard, s) · s / C, freshly thinned every epoch; target = standard / C.
+    mode 'simu': input = thin(standard, s) · s / C, freshly thinned for every sample; target = standard / C
+    (it contains the input's counts, so the L1/L2 optimum keeps part of the input's noise).
+    mode 'split': the same fresh binomial split k = thin(standard, s); input = k · s / C, target =
+    (standard − k) · s/(s − 1) / C — the remainder, 1x-equivalent, whose Poisson noise is independent
+    of the input's and whose expectation is the noise-free image (needs s > 1).
     mode 'real': input = registered fast patch · r / C (r = robust count ratio, bladder excluded),
     target = standard / C (`preprocess.registered_pair`: whole-pixel shift of the fast counts, the
     sub-pixel rest on the standard), keep-mask False on the bladder of either scan.
@@ -126,6 +132,8 @@ class PatchPairDataset(Dataset):
         if not pairs:
             raise TrainingDataError(f"No training pairs for mode {mode}; check the manifest's train split.")
         self.mode, self.s, self.seed, self.scale = mode, float(speed_factor), int(seed), float(count_scale)
+        if mode == "split" and not self.s > 1:
+            raise ParamsError(f"Mode split needs a speed factor > 1 (got {speed_factor!r}); fix train.models.")
         self.patch_size = preprocess.check_patch_size(patch_size, pairs[0].standard.shape[-2:])
         self.items = [item for pair in pairs for item in self._items(pair)]
         if not self.items:
@@ -141,7 +149,7 @@ class PatchPairDataset(Dataset):
         ]
         if not ok:
             return []
-        if self.mode == "simu":
+        if self.mode in STANDARD_ONLY:
             keep = np.ones(pair.standard.shape[-2:], bool)
             return [
                 _Item(pair.standard[v], None, keep, np.cumsum(preprocess.patch_weights(pair.standard[v])), 1.0)
@@ -175,9 +183,12 @@ class PatchPairDataset(Dataset):
         gen = rng(self.seed, self.mode, "sample", epoch, k)
         top, left = preprocess.sample_patch(item.cdf, item.standard.shape, size, gen)
         keep = item.keep[top : top + size, left : left + size]
-        if self.mode == "simu":
+        if self.mode in STANDARD_ONLY:
             target = item.standard[top : top + size, left : left + size]
-            fast = thin(np.rint(target).astype(np.int32), self.s, gen).astype(np.float32) * np.float32(self.s)
+            counts = thin(np.rint(target).astype(np.int32), self.s, gen)
+            fast = counts.astype(np.float32) * np.float32(self.s)
+            if self.mode == "split":
+                target = (np.rint(target) - counts).astype(np.float32) * np.float32(self.s / (self.s - 1.0))
         else:
             fast, target, _ = preprocess.registered_pair(item.fast, item.standard, top, left, size)
             fast = fast * np.float32(item.ratio)

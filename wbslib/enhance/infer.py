@@ -6,7 +6,8 @@ totals afterwards; the one change made to the model's output is a clamp at 0 (ne
 unphysical; where the model undershoots the clamp adds a little, which notebook 03's counts check
 measures). A missing view (all NaN) stays NaN. How the model runs — whole views or tiles, fp32 or
 reduced precision — is `wbslib.enhance.runtime`'s job. Batch enhancement of a manifest writes
-through `wbslib.enhance.batch` (skip what is done, quarantine bad files, outputs manifest).
+through `wbslib.enhance.batch` (skip what is done, quarantine bad files, outputs manifest); `wbs enhance`
+on a file or a folder is `wbslib.enhance.studies`.
 """
 
 from __future__ import annotations
@@ -20,15 +21,16 @@ import numpy as np
 import pandas as pd
 import torch
 
+from wbslib.core.counts import check_speed
 from wbslib.core.errors import (
+    AlreadyEnhancedError,
     CheckpointError,
     InvalidCountsError,
-    OutputConflictError,
     ParamsError,
     SpeedUnknownError,
 )
 from wbslib.core.fileio import sha256_file
-from wbslib.core.groups import is_model
+from wbslib.core.groups import MODES, is_model
 from wbslib.core.groups import parse_group as core_parse_group
 from wbslib.core.params import resolve_device, run_dir
 from wbslib.core.scan import WholeBodyScan, speed_label
@@ -44,7 +46,6 @@ from wbslib.enhance.runtime import (
     memory_format,
     tiled_forward,
 )
-from wbslib.io.dicom import read_wholebody, write_enhanced
 
 SPEED_RTOL = 0.02  # a scan's speed factor may differ this much from the checkpoint's
 
@@ -155,15 +156,21 @@ def enhance_scan(
     """The enhanced scan: same header facts, counts 1x-equivalent (`derived_1x_equivalent`).
 
     The speed factor comes from the header (`count_equivalent_speed`) unless `speed_factor`
-    overrides it; neither → SpeedUnknownError. A checkpoint for another speed, or not matching
+    overrides it (a finite number ≥ 1, else ParamsError); neither → SpeedUnknownError. An
+    already enhanced scan → AlreadyEnhancedError. A checkpoint for another speed, or not matching
     `expect` (e.g. {'mode': 'simu', 'nf': 64}), → CheckpointError.
     """
     where = scan.source_paths[0] if scan.source_paths else "the scan"
-    s = speed_factor if speed_factor is not None else scan.count_equivalent_speed
+    if scan.derived_1x_equivalent:
+        raise AlreadyEnhancedError(
+            f"{where} is already enhanced (a derived series whose counts are 1x-equivalent); "
+            "enhance the original fast scan instead."
+        )
+    s = check_speed(speed_factor, "--speed-factor") if speed_factor is not None else scan.count_equivalent_speed
     if s is None:
         raise SpeedUnknownError(
-            f"{where} has no Scan Velocity in its header; pass speed_factor= (e.g. 2 for a "
-            "scan at twice the standard speed)."
+            f"{where} has no Scan Velocity in its header; pass --speed-factor (speed_factor= in Python), "
+            "e.g. 2 for a scan at twice the standard speed."
         )
     model, meta = load_model(checkpoint, device, expect)
     check_checkpoint_speed(meta, s, where)
@@ -184,34 +191,12 @@ def describe_model(meta: Mapping, checkpoint_sha256: str) -> tuple[str, str]:
     return method, f"WBS {label} RRDB-GAN {meta['mode']}"
 
 
-def enhance_file(
-    path: str | os.PathLike,
-    checkpoint: str | os.PathLike,
-    out_dir: str | os.PathLike,
-    speed_factor: float | None = None,
-    device: str = "auto",
-) -> Path:
-    """Enhance one study file and write `<out_dir>/<stem>-enhanced-<mode>-<speed>.dcm` (derived NM).
-
-    The command behind `wbs enhance STUDY.dcm --model CKPT --out DIR`. Re-running gives the same
-    file; a different file already of that name → OutputConflictError and nothing is overwritten.
-    """
-    path = Path(path)
-    scan = read_wholebody(path, allow_single_view=True, speed_factor=speed_factor)
-    model, meta = load_model(checkpoint, device)
-    enhanced = enhance_scan(scan, (model, meta), speed_factor=speed_factor, device=device)
-    method, description = describe_model(meta, sha256_file(checkpoint))
-    out = Path(out_dir) / f"{path.stem}-enhanced-{meta['mode']}-{speed_label(meta['speed_factor'])}.dcm"
-    if out.resolve() == path.resolve():
-        raise OutputConflictError(f"Output {out} would replace the input file; choose another output folder.")
-    return write_enhanced(out, enhanced.counts, scan, method=method, description=description)
-
-
 def parse_group(group: str) -> tuple[float, str]:
-    """'2x-simu' → (2.0, 'simu'); a group that names no model is a ParamsError."""
+    """'2x-simu' → (2.0, 'simu'), '3x-split' → (3.0, 'split'); a group naming no model is a ParamsError."""
     if not is_model(group):
         raise ParamsError(
-            f"Group {group!r} names no enhancement model; use '<speed>x-real' or '<speed>x-simu', e.g. '2x-simu'."
+            f"Group {group!r} names no enhancement model; use '<speed>x-<mode>' with mode {'|'.join(MODES)}, "
+            "e.g. '2x-split'."
         )
     return core_parse_group(group)
 

@@ -14,6 +14,11 @@ pixel counts, e.g. everything but the bladder) leaves pixels out of a term.
   replaced by the target's in the output before VGG, so they add nothing. Weights come from
   `wbslib.metrics.weights` (never downloaded; MissingWeightsError if absent); `perceptual='none'` turns
   the term off and `GeneratorLoss.perceptual_enabled` / `describe()` say so for reports.
+  `perceptual='feature_matching'` is the offline Lp (pix2pixHD): the mean over the discriminator's
+  8 intermediate activations of the L1 distance between those of the output and of the target
+  (target features detached; the caller computes them on the `fill_masked` output), weighted by
+  w_p like the VGG19 term. `perceptual='auto'` (`resolve_perceptual`) is vgg19 when its verified
+  weights are in the torch cache, else feature_matching.
 - L1: mean |output − target| over unmasked pixels, in model units.
 - L_BCE: pixel-wise binary cross-entropy between p = clamp(output / ceiling, ε, 1 − ε) and
   t = clamp(target / ceiling, 0, 1) (ε = 1e-6), mean over unmasked pixels, computed in float32.
@@ -37,7 +42,8 @@ from torch import nn
 from wbslib.core.errors import MissingWeightsError, ParamsError
 
 DEFAULT_WEIGHTS = {"perceptual": 1.0, "l1": 0.005, "bce": 0.01, "gan": 0.001}  # w_p, λ, η, γ
-PERCEPTUAL_CHOICES = ("vgg19", "none")
+PERCEPTUAL_CHOICES = ("vgg19", "feature_matching", "none")
+PERCEPTUAL_REQUESTS = (*PERCEPTUAL_CHOICES, "auto")
 GAN_KINDS = ("vanilla", "relativistic")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -122,6 +128,35 @@ def vgg19_layer_names() -> list[str]:
     return names
 
 
+def resolve_perceptual(choice: str) -> tuple[str, str]:
+    """(perceptual term to train with, one sentence saying why): 'auto' → 'vgg19' when the verified
+    VGG19 weights are in the torch cache, else 'feature_matching'; other choices are kept."""
+    if choice not in PERCEPTUAL_REQUESTS:
+        raise ParamsError(f"perceptual={choice!r} is unknown; set it to one of {PERCEPTUAL_REQUESTS}.")
+    if choice != "auto":
+        return choice, f"perceptual: {choice} (as set in the params)."
+    from wbslib.metrics.weights import WEIGHTS, available, checkpoints_dir
+
+    where = f"{WEIGHTS['vgg19'].filename} in {checkpoints_dir()}"
+    if available("vgg19"):
+        return "vgg19", f"perceptual: auto → vgg19 (the paper's Lp; verified weights {where})."
+    return "feature_matching", (
+        f"perceptual: auto → feature_matching (no verified {where}): Lp compares the discriminator's "
+        "features of output and target (pix2pixHD) instead of VGG19's."
+    )
+
+
+def feature_matching_loss(fake_features: list[torch.Tensor], real_features: list[torch.Tensor]) -> torch.Tensor:
+    """Mean over layers of the mean |D_i(output) − D_i(target)| (float32; the target's features detached)."""
+    if not fake_features or len(fake_features) != len(real_features):
+        raise ParamsError(
+            f"Feature matching needs the discriminator's features of output and target layer by layer "
+            f"(got {len(fake_features)} and {len(real_features)}); pass D(x, features=True)'s lists."
+        )
+    per_layer = [F.l1_loss(f.float(), r.detach().float()) for f, r in zip(fake_features, real_features)]
+    return torch.stack(per_layer).mean()
+
+
 class PerceptualLoss(nn.Module):
     """L1 between VGG19 features of output and target (frozen ImageNet weights from the torch cache)."""
 
@@ -153,7 +188,9 @@ class GeneratorLoss(nn.Module):
     """L = w_p·Lp + λ·L1 + η·L_BCE + γ·L_GAN; `forward` returns (total, detached terms for logging).
 
     `weights` maps 'l1' (λ), 'bce' (η), 'gan' (γ) and optionally 'perceptual' (w_p) to numbers;
-    missing keys take the paper's values (λ 0.005, η 0.01, γ 0.001, w_p 1).
+    missing keys take the paper's values (λ 0.005, η 0.01, γ 0.001, w_p 1). `perceptual` is one of
+    `PERCEPTUAL_REQUESTS` ('auto' resolved here, see `resolve_perceptual`; `self.perceptual` is the
+    term used).
     """
 
     def __init__(
@@ -165,8 +202,7 @@ class GeneratorLoss(nn.Module):
         perceptual_layer: str = "conv5_4",
     ):
         super().__init__()
-        if perceptual not in PERCEPTUAL_CHOICES:
-            raise ParamsError(f"perceptual={perceptual!r} is unknown; set it to one of {PERCEPTUAL_CHOICES}.")
+        self.perceptual = resolve_perceptual(perceptual)[0]
         weights = dict(weights or {})
         unknown = set(weights) - set(DEFAULT_WEIGHTS)
         if unknown:
@@ -180,18 +216,23 @@ class GeneratorLoss(nn.Module):
         _check_gan_kind(gan_loss)
         self.gan_loss, self.ceiling = gan_loss, float(ceiling)
         self.perceptual_loss = None
-        if perceptual == "vgg19":
+        if self.perceptual == "vgg19":
             try:
                 self.perceptual_loss = PerceptualLoss(perceptual_layer, ceiling)
             except MissingWeightsError as exc:
                 raise MissingWeightsError(
-                    f"{str(exc).rstrip('.')}; or set perceptual: none to train without "
-                    "the perceptual term (reports then say it was off)."
+                    f"{str(exc).rstrip('.')}; or set perceptual: auto (discriminator feature matching when "
+                    "VGG19 is missing) or perceptual: none to train without the perceptual term."
                 ) from exc
 
     @property
     def perceptual_enabled(self) -> bool:
-        return self.perceptual_loss is not None
+        return self.perceptual != "none"
+
+    @property
+    def feature_matching(self) -> bool:
+        """True when Lp needs the discriminator's features (`forward(..., features=...)`)."""
+        return self.perceptual == "feature_matching"
 
     def term_weights(self) -> dict[str, float]:
         """The weights as applied (perceptual 0.0 when the term is off), e.g. for a checkpoint's meta."""
@@ -200,11 +241,11 @@ class GeneratorLoss(nn.Module):
     def describe(self) -> str:
         """One line for reports, e.g. '1·Lp(VGG19 conv5_4) + 0.005·L1 + 0.01·BCE + 0.001·GAN(vanilla)'."""
         w = self.weights
-        lp = (
-            f"{w['perceptual']:g}·Lp(VGG19 {self.perceptual_loss.layer})"
-            if self.perceptual_enabled
-            else "perceptual term off (perceptual: none)"
-        )
+        lp = {
+            "vgg19": f"{w['perceptual']:g}·Lp(VGG19 {getattr(self.perceptual_loss, 'layer', '')})",
+            "feature_matching": f"{w['perceptual']:g}·Lp(discriminator feature matching)",
+            "none": "perceptual term off (perceptual: none)",
+        }[self.perceptual]
         return f"{lp} + {w['l1']:g}·L1 + {w['bce']:g}·BCE + {w['gan']:g}·GAN({self.gan_loss})"
 
     def forward(
@@ -214,13 +255,18 @@ class GeneratorLoss(nn.Module):
         fake_logits: torch.Tensor | None = None,
         real_logits: torch.Tensor | None = None,
         mask: torch.Tensor | None = None,
+        features: tuple[list[torch.Tensor], list[torch.Tensor]] | None = None,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Total generator loss; without `fake_logits` (e.g. validation) the GAN term is left out."""
+        """Total generator loss; without `fake_logits` (e.g. validation) the GAN term is left out, and
+        the feature-matching Lp without `features` = (D's features of the output, of the target)."""
         w = self.weights
         terms = {"l1": l1_loss(output, target, mask), "bce": bce_loss(output, target, self.ceiling, mask)}
         total = w["l1"] * terms["l1"] + w["bce"] * terms["bce"]
         if self.perceptual_loss is not None:
             terms["perceptual"] = self.perceptual_loss(output, target, mask)
+        elif self.feature_matching and features is not None:
+            terms["perceptual"] = feature_matching_loss(*features)
+        if "perceptual" in terms:
             total = total + w["perceptual"] * terms["perceptual"]
         if fake_logits is not None:
             terms["gan"] = generator_adversarial_loss(fake_logits, real_logits, self.gan_loss)

@@ -6,6 +6,7 @@ from wbslib.io.audit import (
     AuditResult,
     acquisitions,
     audit_cohort,
+    audit_config,
     counts_summary,
     flagged,
     read_acquisition,
@@ -50,4 +51,5 @@ __all__ = [
     "truth_path",
     "write_image_sets",
     "write_truth",
+    "audit_config",
 ]

@@ -1,13 +1,16 @@
 """Cohort audit (notebook 01): checksums, every acquisition read, counts and integrity flags, thumbnails.
 
 Meant for a hospital cohort before anything is trained: a file that is missing, changed since the
-manifest was built, or unreadable is quarantined (path, error class, sentence) and the audit goes on.
+manifest was built, or unreadable is quarantined (study, file id, error class, sentence) and the audit
+goes on. The outputs leave the data folder, so they name files by keyed file ids
+(`wbslib.io.manifest.privacy`), never by path, and sentences have their paths replaced by those ids.
 Counts are photon counts per view (pixel sums); `counts_1x_equivalent` = total × the speed factor
 the counts correspond to (s for a raw s× scan, 1 for an enhanced image), so all speeds compare.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,11 +18,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from wbslib.core.errors import ChecksumMismatchError, WbsError
-from wbslib.core.fileio import write_csv
+from wbslib.core.errors import ChecksumMismatchError, ParamsError, UnreadableInputError, WbsError
+from wbslib.core.fileio import remove_stale_tmp, unwritable_output, write_csv
+from wbslib.core.params import section
 from wbslib.core.scan import STANDARD_VELOCITY_MM_S, VIEWS, speed_label
-from wbslib.io.manifest.build import verify_manifest
+from wbslib.io.manifest.privacy import FileNames
+from wbslib.io.manifest.pseudonym import load_key
 from wbslib.io.manifest.schema import KINDS, VIEW_SETS, read_manifest
+from wbslib.io.manifest.verify import verify_manifest
 
 AUDIT_COLUMNS = (
     "study_id",
@@ -28,7 +34,7 @@ AUDIT_COLUMNS = (
     "kind",
     "speed_factor",
     "views",
-    "paths",
+    "files",
     "counts_ant",
     "counts_post",
     "counts_accumulated",
@@ -38,7 +44,7 @@ AUDIT_COLUMNS = (
     "counts_mismatch",
     "flags",
 )
-QUARANTINE_COLUMNS = ("path", "error", "sentence")
+QUARANTINE_COLUMNS = ("study_id", "file", "error", "sentence")
 THUMB_BLOCK = 4  # thumbnails sum 4 × 4 pixel blocks: (1024, 256) → (256, 64)
 
 
@@ -102,7 +108,7 @@ def read_acquisition(rows: pd.DataFrame, data_root: Path, standard_velocity_mm_s
     return scan, extra
 
 
-def _audit_row(rows: pd.DataFrame, scan, extra: list[str]) -> dict:
+def _audit_row(rows: pd.DataFrame, files: list[str], scan, extra: list[str]) -> dict:
     first = rows.iloc[0]
     sums = [float(np.nansum(scan.counts[i])) if v in scan.views_present else np.nan for i, v in enumerate(VIEWS)]
     total = float(np.nansum(sums))
@@ -116,7 +122,7 @@ def _audit_row(rows: pd.DataFrame, scan, extra: list[str]) -> dict:
         "kind": first["kind"],
         "speed_factor": first["speed_factor"],
         "views": "+".join(scan.views_present),
-        "paths": ";".join(rows["path"]),
+        "files": ";".join(files),
         "counts_ant": sums[0],
         "counts_post": sums[1],
         "counts_accumulated": stated.sum() if stated.notna().all() else pd.NA,
@@ -134,35 +140,34 @@ def audit_cohort(
     *,
     max_thumbnails: int = 4,
     standard_velocity_mm_s: float = STANDARD_VELOCITY_MM_S,
+    key_file: str | os.PathLike | None = None,
 ) -> AuditResult:
     """Verify checksums and read every acquisition of a manifest; thumbnails of the first studies.
 
     standard_velocity_mm_s: the 1x table speed the manifest's speed factors refer to (mm/s).
+    key_file: the pseudonym key that names files (default as in `wbslib.io.manifest.pseudonym`).
     """
     manifest, data_root = read_manifest(manifest_path), Path(data_root)
-    checksums = verify_manifest(manifest_path, data_root)
-    status = dict(zip(checksums["path"], checksums["status"]))
+    checksums = verify_manifest(manifest_path, data_root, key_file=key_file)
+    names = FileNames(data_root, load_key(key_file))
+    status = {names.id(p): s for p, s in zip(manifest["path"], checksums["status"])}
     thumb_studies = set(sorted(manifest["study_id"].unique())[: max(int(max_thumbnails), 0)])
     rows_out, quarantine, thumbs = [], [], {}
     for rows in acquisitions(manifest):
-        bad = [p for p in rows["path"] if status[p] != "ok"]
+        study, files = rows["study_id"].iat[0], [names.id(p) for p in rows["path"]]
+        bad = [f for f in files if status[f] != "ok"]
         if bad:
-            quarantine += [
-                {
-                    "path": p,
-                    "error": ChecksumMismatchError.__name__,
-                    "sentence": f"{p} is {status[p]} since the manifest was built; restore the file from "
-                    "the original export or rebuild the manifest with `wbs manifest build`.",
-                }
-                for p in bad
-            ]
+            quarantine += [_checksum_problem(study, f, status[f]) for f in bad]
             continue
         try:
             scan, extra = read_acquisition(rows, data_root, standard_velocity_mm_s)
         except WbsError as exc:
-            quarantine += [{"path": p, "error": exc.__class__.__name__, "sentence": str(exc)} for p in rows["path"]]
+            quarantine += [
+                {"study_id": study, "file": f, "error": type(exc).__name__, "sentence": names.redact(str(exc))}
+                for f in files
+            ]
             continue
-        row = _audit_row(rows, scan, extra)
+        row = _audit_row(rows, files, scan, extra)
         rows_out.append(row)
         if row["study_id"] in thumb_studies and row["kind"] != "enhanced":
             label = speed_label(row["speed_factor"]) + (" simu" if row["kind"] == "fast-simu" else "")
@@ -173,6 +178,21 @@ def audit_cohort(
         checksums,
         thumbs,
     )
+
+
+def _checksum_problem(study: str, file: str, status: str) -> dict:
+    """The quarantine row of a file that is missing, changed or unreadable since the manifest was built."""
+    if status == "unreadable":
+        error = UnreadableInputError(
+            f"{file} exists but cannot be read; check its permissions or copy it again from the original "
+            "export (the audit went on)."
+        )
+    else:
+        error = ChecksumMismatchError(
+            f"{file} is {status} since the manifest was built; restore the file from the original export or "
+            "rebuild the manifest with `wbs manifest build`."
+        )
+    return {"study_id": study, "file": file, "error": type(error).__name__, "sentence": str(error)}
 
 
 def counts_summary(audit: pd.DataFrame) -> pd.DataFrame:
@@ -233,10 +253,35 @@ def thumbnail_figure(thumbnails: dict[str, list[tuple[str, np.ndarray]]]):
 
 
 def save_audit(result: AuditResult, out_dir: str | os.PathLike) -> dict[str, Path]:
-    """Write audit.csv, quarantine.csv and checksums.csv (atomically) into runs/<run>/01/."""
+    """Write audit.csv, quarantine.csv and checksums.csv (atomically) into runs/<run>/01/; a folder that
+    cannot be written → `OutputWriteError` naming what was written."""
     out = Path(out_dir)
-    return {
-        "audit": write_csv(result.audit, out / "audit.csv"),
-        "quarantine": write_csv(result.quarantine, out / "quarantine.csv"),
-        "checksums": write_csv(result.checksums, out / "checksums.csv"),
-    }
+    written: dict[str, Path] = {}
+    try:
+        if out.is_dir():
+            remove_stale_tmp(out)
+        tables = {"audit": result.audit, "quarantine": result.quarantine, "checksums": result.checksums}
+        for name, table in tables.items():
+            written[name] = write_csv(table, out / f"{name}.csv")
+    except OSError as exc:
+        done = f"the audit read {len(result.audit)} acquisitions and wrote {', '.join(written) or 'none'} of its tables"
+        raise unwritable_output(out, exc, done) from None
+    return written
+
+
+AUDIT_DEFAULTS = {"standard_velocity_cm_min": 20, "max_thumbnails": 4}
+
+
+def audit_config(audit: dict | None) -> dict:
+    """params['audit'] with `AUDIT_DEFAULTS` filled in; ParamsError for an unknown key (closest suggested),
+    a 1x table speed (`standard_velocity_cm_min`, cm/min) that is not > 0, or a negative `max_thumbnails`."""
+    cfg = section({"audit": audit}, "audit", AUDIT_DEFAULTS)
+    speed = cfg["standard_velocity_cm_min"]
+    if isinstance(speed, bool) or not isinstance(speed, (int, float)) or not (math.isfinite(speed) and speed > 0):
+        raise ParamsError(
+            f"audit.standard_velocity_cm_min = {speed!r} is not a table speed > 0 in cm/min; use 20 (the 1x speed)."
+        )
+    n = cfg["max_thumbnails"]
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise ParamsError(f"audit.max_thumbnails = {n!r} is not a whole number ≥ 0.")
+    return cfg

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from wbslib.core.errors import ManifestError
-from wbslib.core.fileio import write_csv
+from wbslib.core.fileio import read_csv, write_csv
 from wbslib.core.groups import SPEED_RTOL, group_key
 from wbslib.core.params import project_root, resolve_path, run_dir
 from wbslib.core.scan import VIEWS, WholeBodyScan, speed_label
@@ -116,7 +116,7 @@ def read_image_sets(run: str) -> pd.DataFrame:
     path = run_dir(run) / "image_sets.csv"
     if not path.is_file():
         raise ManifestError(f"Image-set index {path} does not exist; run notebook 03 (enhance and measure) first.")
-    df = pd.read_csv(
+    df = read_csv(
         path, dtype={"study_id": str, "group": str, "method": str, "path": str, "split": str, "label": "Int64"}
     )
     missing = [c for c in IMAGE_SET_COLUMNS if c not in df.columns]

@@ -31,6 +31,15 @@ from wbslib.metrics.perceptual import (
     to_unit,
 )
 from wbslib.metrics.pixel import check_pair, l1, nrmse
+from wbslib.metrics.selfsupervised import (
+    binomial_split,
+    bootstrap_summary,
+    estimated_nrmse,
+    raw_input,
+    selfsupervised_errors,
+    standard_scans,
+    truth_loader,
+)
 from wbslib.metrics.weights import (
     WeightsFile,
     available,
@@ -48,6 +57,8 @@ __all__ = [
     "WeightsFile",
     "acquisition_positions",
     "available",
+    "binomial_split",
+    "bootstrap_summary",
     "check_pair",
     "checkpoints_dir",
     "contrast_recovery",
@@ -55,6 +66,7 @@ __all__ = [
     "decay_correction",
     "disk",
     "display_scale",
+    "estimated_nrmse",
     "find_focal_spot",
     "hottest_lesion",
     "l1",
@@ -78,11 +90,15 @@ __all__ = [
     "patch_corners",
     "patches",
     "pixel_metrics",
+    "raw_input",
     "roi_peak",
+    "selfsupervised_errors",
     "spot_peak",
+    "standard_scans",
     "summarise",
     "summarise_counts",
     "to_unit",
+    "truth_loader",
     "uniform_regions",
     "weights_path",
 ]

@@ -1,5 +1,6 @@
 """The paper's tables and figures from our reads and metrics, beside the published numbers."""
 
+from wbslib.paper.config import statistics_config
 from wbslib.paper.figures import bland_altman_figure, likert_bars, pearson_figure, roc_figure
 from wbslib.paper.panels import counts_figure, difference_figure, grey_limit, load_images, panel_figure, zoom_boxes
 from wbslib.paper.summary import lesion_agreement, load_run_tables, reproduction_summary, table4, write_outputs
@@ -44,4 +45,5 @@ __all__ = [
     "too_few_patients",
     "write_outputs",
     "zoom_boxes",
+    "statistics_config",
 ]

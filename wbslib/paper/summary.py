@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from wbslib.core.errors import StatisticsError
-from wbslib.core.fileio import save_figure, write_csv
+from wbslib.core.fileio import read_csv, save_figure, write_csv
 from wbslib.paper.tables import (
     ENHANCED,
     PUBLISHED_AUC,
@@ -42,13 +42,13 @@ def load_run_tables(folder: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFra
     for name in ("reads_adjudicated.csv", "reads.csv"):
         if not (folder / name).is_file():
             raise StatisticsError(f"{folder / name} does not exist; run notebook 04 (reader study) first.")
-    adjudicated = pd.read_csv(folder / "reads_adjudicated.csv", dtype={"study_id": str, "group": str})
-    reads = pd.read_csv(folder / "reads.csv", dtype={"study_id": str, "group": str, "reader": str})
+    adjudicated = read_csv(folder / "reads_adjudicated.csv", dtype={"study_id": str, "group": str})
+    reads = read_csv(folder / "reads.csv", dtype={"study_id": str, "group": str, "reader": str})
     labels = adjudicated.drop_duplicates("study_id").set_index("study_id")["label"]
     reads = effective_reads(reads).assign(label=lambda r: r["study_id"].map(labels))
     path = folder / "metrics.csv"
     metrics = (
-        pd.read_csv(path, dtype={"study_id": str, "group": str})
+        read_csv(path, dtype={"study_id": str, "group": str})
         if path.is_file()
         else pd.DataFrame(columns=["study_id", "group", "metric", "value", "reference"])
     )

@@ -26,6 +26,7 @@ GROUPS = ("trunk", "arm_R", "arm_L", "leg_R", "leg_L")
 BODY_MIN_THICKNESS_MM = 5.0
 MIN_EXPECTED = 1e-3  # expected counts below this (far outside the body) are set to 0
 VISIBLE_SNR = 5.0  # Rose criterion on a lesion's ideal-observer SNR in a 1x view
+BLADDER_ML = (60.0, 250.0)  # at the standard scan: the patient voids before the study, the bladder refills
 
 
 @dataclass(frozen=True)
@@ -200,7 +201,7 @@ def make_phantom(
         patient["height_cm"],
         patient["bmi"],
         rng,
-        bladder_ml=rng.uniform(120.0, 450.0),
+        bladder_ml=rng.uniform(*BLADDER_ML),
         kidney_density=rng.uniform(0.12, 0.3),
     )
     lesions = sample_metastases(anatomy.bones, rng) if patient["metastatic"] else []
@@ -213,7 +214,7 @@ def make_phantom(
         anatomy,
         lesions,
         grid,
-        soft_density=float(np.exp(rng.normal(np.log(1 / 38), 0.22))),
+        soft_density=float(np.exp(rng.normal(np.log(1 / 40), 0.22))),
         bladder_density=float(np.exp(rng.normal(np.log(0.85), 0.2))),
         injection=_injection_site(anatomy, rng) if rng.uniform() < 0.15 else None,
         bladder_fill_per_min=rng.uniform(0.01, 0.03),

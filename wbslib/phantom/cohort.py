@@ -27,7 +27,7 @@ import pandas as pd
 from wbslib.core.counts import check_speed
 from wbslib.core.errors import OutputConflictError, ParamsError
 from wbslib.core.fileio import sha256_file, write_csv, write_text
-from wbslib.core.params import resolve_path
+from wbslib.core.params import resolve_path, section
 from wbslib.core.repro import rng as keyed_rng
 from wbslib.core.scan import speed_label
 from wbslib.io.dicom import write_acquisition
@@ -84,13 +84,7 @@ def _integer(cfg: dict, key: str, low: int, high: float = math.inf) -> int:
 
 def cohort_config(params: dict) -> dict:
     """The `cohort` section with defaults filled in, checked; `ParamsError` for any bad value."""
-    section = params.get("cohort") or {}
-    if not isinstance(section, dict):
-        raise ParamsError("params 'cohort' must be a mapping of cohort settings (n_patients, speeds, ...).")
-    unknown = sorted(set(section) - set(DEFAULTS))
-    if unknown:
-        raise ParamsError(f"cohort has unknown key(s) {', '.join(unknown)}; allowed: {', '.join(DEFAULTS)}.")
-    cfg = {**DEFAULTS, **section}
+    cfg = section(params, "cohort", DEFAULTS)
     n = _integer(cfg, "n_patients", 1)
     _integer(cfg, "n_metastatic", 0, n)
     for key in ("n_train", "n_val", "workers"):

@@ -1,13 +1,18 @@
 """Projection of the phantom's parts onto the gamma camera: attenuation, depth-dependent blur, scatter.
 
-Each part's projected activity (concentration × chord, supersampled 2 × 2 per pixel) is attenuated
-by exp(−μ·depth) towards each detector (μ = 0.15 /cm, water at 140 keV; self-attenuation along the
-chord included) and added to the depth layer of its distance to the collimator. Every layer is
-blurred once with the LEHR system resolution at that distance (FWHM 4 mm at the face, ≈ 7.7 mm at
-10 cm, ≈ 12 mm at 20 cm; six layers), then a broad, low-amplitude scatter blur is added. Soft tissue is a
-uniform concentration in the body volume, integrated in closed form over its thickness. Images
-are in the anterior frame internally; the posterior view is mirrored at the end (as acquired,
-seen from behind). Output: float32 (2, rows, cols) = (ANT, POST) in relative units.
+Each part's projected activity (concentration × chord, averaged over 2 × 2 points per pixel, which
+is the detector's integration over its 2.2–2.4 mm pixel) is attenuated by exp(−μ·depth) towards
+each detector (μ = 0.15 /cm, water at 140 keV; self-attenuation along the chord included) and added
+to the depth layer of its distance to the collimator (depth + patient–collimator gap). Every layer
+is blurred with the LEHR collimator and detector response in air at that distance (4 mm at the
+face, ≈ 7.7 mm at 10 cm, ≈ 12 mm at 20 cm; six layers) and their sum once with the calibrated
+clinical blur of a whole-body scan (`CLINICAL_BLUR_FWHM_MM`); Gaussians add in quadrature, so each
+layer ends with the whole-body system resolution `system_fwhm_mm`. Then a broad, low-amplitude
+scatter blur is added. Soft tissue is a uniform
+concentration in the body volume, integrated in closed form over its thickness. Images are in the
+anterior frame internally; the posterior view is mirrored at the end (as acquired, seen from
+behind). Output: float32 (2, rows, cols) = (ANT, POST) in relative units. The numbers and what
+they stand for are in docs/DESIGN.md ("The phantom").
 """
 
 from __future__ import annotations
@@ -22,10 +27,11 @@ from wbslib.phantom.parts import Part, chord
 
 SHAPE = (1024, 256)
 MU_PER_MM = 0.015  # linear attenuation of water at 140 keV (0.15 /cm)
-GAP_MM = (25.0, 25.0)  # skin-to-collimator gap: anterior detector, posterior (pallet + mattress)
-LAYER_EDGES_MM = (30.0, 60.0, 90.0, 130.0, 180.0)  # distance-to-collimator bins (FWHM within ±0.8 mm)
-LAYER_CENTRES_MM = (15.0, 45.0, 75.0, 110.0, 155.0, 220.0)
-SOFT_DISTANCE_MM = 80.0  # representative distance of soft-tissue activity for its blur
+GAP_MM = (50.0, 50.0)  # skin-to-collimator gap: anterior (contour clearance), posterior (pallet + mattress)
+CLINICAL_BLUR_FWHM_MM = 18.0  # calibrated whole-body blur beyond the in-air LEHR response (docs/DESIGN.md)
+LAYER_EDGES_MM = (85.0, 120.0, 160.0, 205.0, 260.0)  # distance bins: system FWHM within ±0.6 mm to 205 mm
+LAYER_CENTRES_MM = (67.0, 102.0, 140.0, 182.0, 232.0, 295.0)
+SOFT_DISTANCE_MM = 130.0  # representative distance of soft-tissue activity for its blur (mid-body + gap)
 SCATTER_TO_PRIMARY = 0.35  # scatter counts in the photopeak window per primary count
 SCATTER_FWHM_MM = 60.0  # width of the broad scatter kernel
 SKELETON_MIN_CHORD_MM = 2.0  # a pixel is bone where the bone chord reaches this
@@ -33,15 +39,31 @@ SUPERSAMPLE = 2
 
 
 def fwhm_mm(distance_mm):
-    """LEHR system resolution FWHM (mm) at `distance_mm` from the collimator face:
-    sqrt(3.5² + (2.0 + 0.048·d)²) — 4.0 mm at 0, 7.7 mm at 100 mm, 12.1 mm at 200 mm."""
+    """LEHR collimator + detector resolution in air, FWHM (mm) at `distance_mm` from the collimator
+    face: sqrt(3.5² + (2.0 + 0.048·d)²) — 4.0 mm at 0, 7.7 mm at 100 mm, 12.1 mm at 200 mm."""
     d = np.asarray(distance_mm, dtype=np.float64)
     return np.sqrt(3.5**2 + (2.0 + 0.048 * d) ** 2)
 
 
+def system_fwhm_mm(distance_mm):
+    """Whole-body system resolution FWHM (mm) at `distance_mm`: `fwhm_mm` and the clinical blur
+    `CLINICAL_BLUR_FWHM_MM` in quadrature — 18.9 mm at 50 mm, 20.5 mm at 150 mm, 23.1 mm at 250 mm."""
+    return np.sqrt(fwhm_mm(distance_mm) ** 2 + CLINICAL_BLUR_FWHM_MM**2)
+
+
 def sigma_px(distance_mm: float, pixel_mm: float = PIXEL_MM) -> float:
-    """Gaussian sigma in pixels of the system blur at `distance_mm`."""
+    """Gaussian sigma in pixels of the whole-body system blur at `distance_mm`."""
+    return float(system_fwhm_mm(distance_mm)) / 2.3548 / pixel_mm
+
+
+def lehr_sigma_px(distance_mm: float, pixel_mm: float = PIXEL_MM) -> float:
+    """Gaussian sigma in pixels of the LEHR part alone (`fwhm_mm`) at `distance_mm`."""
     return float(fwhm_mm(distance_mm)) / 2.3548 / pixel_mm
+
+
+def clinical_sigma_px(pixel_mm: float = PIXEL_MM) -> float:
+    """Gaussian sigma in pixels of the clinical blur `CLINICAL_BLUR_FWHM_MM`."""
+    return CLINICAL_BLUR_FWHM_MM / 2.3548 / pixel_mm
 
 
 @dataclass(frozen=True)
@@ -118,17 +140,18 @@ class Projector:
         return hit
 
     def blurred(self, view: int) -> np.ndarray:
-        """Sum over layers of each layer blurred with the resolution at its distance (float32)."""
+        """Sum over layers of each layer blurred with the system resolution at its distance (float32):
+        the LEHR part per layer, then the clinical part once on the sum (Gaussians add in quadrature)."""
         out = np.zeros((self.grid.rows, self.grid.cols), np.float32)
         for li, dist in enumerate(LAYER_CENTRES_MM):
             lo, hi = self.used[view, li]
             if lo >= hi:
                 continue
-            sig = sigma_px(dist, self.grid.pixel_mm)
+            sig = lehr_sigma_px(dist, self.grid.pixel_mm)
             pad = int(np.ceil(3 * sig)) + 1
             a, b = max(lo - pad, 0), min(hi + pad, self.grid.rows)
             out[a:b] += ndimage.gaussian_filter(self.layers[view, li, a:b], sig, mode="constant", truncate=3.0)
-        return out
+        return ndimage.gaussian_filter(out, clinical_sigma_px(self.grid.pixel_mm), mode="constant", truncate=3.0)
 
 
 def broad_blur(image: np.ndarray, fwhm: float, pixel_mm: float = PIXEL_MM) -> np.ndarray:

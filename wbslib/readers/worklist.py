@@ -30,9 +30,18 @@ from wbslib.readers.score_sheets import read_score_sheets  # noqa: F401  (public
 
 CODE_ALPHABET = "ACDEFHJKLMNPRTUVWXY34679"
 CODE_LENGTH = 6
-READER_NAME = re.compile(r"[A-Za-z0-9._-]+")
+READER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # never formula-like (= + - @) in a CSV cell
 READ_COLUMNS = ["reader", "reader_kind", "study_id", "group", "likert", "malignant", "confidence"]
-ADJUDICATED_COLUMNS = ["study_id", "group", "likert_mean", "malignant", "confidence", "rating", "adjudicated", "label"]
+ADJUDICATED_COLUMNS = [
+    "study_id",
+    "group",
+    "likert_mean",
+    "malignant",
+    "confidence",
+    "rating",
+    "adjudicated",
+    "label",
+]
 
 
 # --- worklist ---------------------------------------------------------------------------------------
@@ -149,8 +158,8 @@ def check_reader_names(readers) -> list[str]:
     bad = [r for r in readers if not READER_NAME.fullmatch(r)]
     if bad:
         raise ParamsError(
-            f"Reader name(s) {bad} may hold only letters, digits, '.', '_' and '-'; rename them in "
-            "the params (readers.clinicians)."
+            f"Reader name(s) {bad} must start with a letter or digit and hold only letters, digits, '.', '_' "
+            "and '-'; rename them in the params (readers.clinicians)."
         )
     return readers
 

@@ -2,7 +2,8 @@
 
 Each notebook runs with papermill (kernel `python3`, cwd = project root, every top-level params
 key injected) into runs/<run>/<stem>.ipynb; it is rendered to reports/<run>/<stem>.html (clinician
-version, no code) and optionally <stem>-code.html. A failing notebook stops the run: its error is
+version, no code) and optionally <stem>-code.html, each framed by the run (banner with cohort and
+reader kind, previous/next links by notebook title). A failing notebook stops the run: its error is
 printed, the partial notebook is rendered, the index says which notebook failed, and
 `NotebookFailedError` is raised.
 """
@@ -24,7 +25,9 @@ from wbslib.core.params import (
     run_dir,
 )
 from wbslib.core.repro import run_metadata, write_run_metadata
-from wbslib.report.html import network_references, render_notebook, write_index
+from wbslib.report.html import network_references, render_notebook
+from wbslib.report.index import write_index
+from wbslib.report.page import PageContext, banner, cohort_kind, notebook_title, now_utc, path_prefixes, reader_kind
 
 KERNEL = "python3"
 
@@ -43,8 +46,9 @@ logging.getLogger("papermill").addFilter(_KnownParameters())
 def select_notebooks(params: dict, only: list[str] | None, params_path: str | os.PathLike) -> list[str]:
     """The notebook stems to run: `params['notebooks']`, kept in order, filtered by `only` prefixes.
 
-    A prefix ('01') matches a stem starting with it ('01-audit-cohort'); a prefix matching nothing
-    is a named error, so a typo never runs an empty pipeline.
+    A prefix ('01') matches a stem starting with it ('01-audit-cohort'); `only=None` runs every
+    notebook. An empty `only` (e.g. `--only ",,"`), an empty prefix or a prefix matching nothing is a
+    named error, so a typo never runs the whole pipeline or an empty one.
     """
     stems = params.get("notebooks")
     if not isinstance(stems, list) or not stems or not all(isinstance(s, str) and s for s in stems):
@@ -52,8 +56,13 @@ def select_notebooks(params: dict, only: list[str] | None, params_path: str | os
             f"Params file {params_path} needs 'notebooks': a non-empty list of notebook "
             "names such as [00-simulate-cohort, 01-audit-cohort]."
         )
-    if not only:
+    if only is None:
         return stems
+    if not only or not all(isinstance(p, str) and p.strip() for p in only):
+        raise ParamsError(
+            f"--only {','.join(map(str, only))!r} names no notebook; pass number prefixes such as 01,03, "
+            "or leave --only out to run every notebook listed in the params file."
+        )
     for prefix in only:
         if not any(s.startswith(prefix) for s in stems):
             raise ParamsError(
@@ -94,13 +103,15 @@ def _execute(src: Path, out: Path, params: dict, root: Path) -> None:
     )
 
 
-def _render(entry: dict, nb_out: Path, reports: Path, code: bool) -> None:
+def _render(entry: dict, nb_out: Path, reports: Path, code: bool, context: PageContext) -> None:
     """Render the executed (or partial) notebook; record the HTML paths in the entry."""
     if not nb_out.exists():
         return
-    entry["html"] = render_notebook(nb_out, reports / f"{entry['stem']}.html")
+    entry["html"] = render_notebook(nb_out, reports / f"{entry['stem']}.html", context=context)
     if code:
-        entry["code_html"] = render_notebook(nb_out, reports / f"{entry['stem']}-code.html", include_code=True)
+        entry["code_html"] = render_notebook(
+            nb_out, reports / f"{entry['stem']}-code.html", include_code=True, context=context
+        )
     for html_path in (entry.get("html"), entry.get("code_html")):
         if html_path and (refs := network_references(Path(html_path).read_text(encoding="utf-8"))):
             print(
@@ -108,6 +119,27 @@ def _render(entry: dict, nb_out: Path, reports: Path, code: bool) -> None:
                 f"{refs[0]!r}); it will not open fully offline.",
                 file=sys.stderr,
             )
+
+
+def _title(nb_dir: Path, stem: str) -> str:
+    """A notebook's title (its first '# ' heading), else its stem."""
+    import nbformat
+
+    path = nb_dir / f"{stem}.ipynb"
+    return notebook_title(nbformat.read(str(path), as_version=4), stem) if path.exists() else stem
+
+
+def _context(params: dict, root: Path, titles: dict[str, str], stem: str) -> PageContext:
+    """How notebook `stem`'s report is framed: banner, run name, neighbours in the params' order."""
+    stems = list(titles)
+    i = stems.index(stem)
+    return PageContext(
+        banner=banner(params),
+        facts=(f"run {params['run']}",),
+        previous=(stems[i - 1], titles[stems[i - 1]]) if i > 0 else None,
+        next=(stems[i + 1], titles[stems[i + 1]]) if i + 1 < len(stems) else None,
+        prefixes=path_prefixes(params, root),
+    )
 
 
 def _entry(stem: str, selected: bool, reports: Path, code: bool) -> dict:
@@ -149,7 +181,9 @@ def run_pipeline(
     run = str(params["run"])
     runs, reports = run_dir(run), report_dir(run)
     write_run_metadata(runs / "run.json", params)
-    entries = [_entry(s, s in stems, reports, code) for s in params["notebooks"]]
+    started = now_utc()
+    titles = {s: _title(nb_dir, s) for s in params["notebooks"]}
+    entries = [{**_entry(s, s in stems, reports, code), "title": titles[s]} for s in params["notebooks"]]
     failure = None
     for entry in (e for e in entries if e["status"] == "not run"):
         nb_out = runs / f"{entry['stem']}.ipynb"
@@ -165,11 +199,21 @@ def run_pipeline(
             entry["error"] = failure
             print(f"[wbs run] {failure}", file=sys.stderr, flush=True)
         entry["wall_s"] = time.perf_counter() - start
-        _render(entry, nb_out, reports, code)
+        _render(entry, nb_out, reports, code, _context(params, root, titles, entry["stem"]))
         print(f"[wbs run] {entry['stem']} {entry['status']} in {entry['wall_s']:.1f} s", flush=True)
         if failure:
             break
-    index = write_index(run, runs, reports, entries, run_metadata(params))
+    facts = (f"{cohort_kind(params)} cohort", reader_kind(params), f"run started {started}")
+    index = write_index(
+        run,
+        runs,
+        reports,
+        entries,
+        run_metadata(params),
+        banner=banner(params),
+        facts=facts,
+        prefixes=path_prefixes(params, root),
+    )
     print(f"[wbs run] index: {index}", flush=True)
     if failure:
         raise NotebookFailedError(f"{failure} — see {index} and the partial notebook in {runs}.")

@@ -26,6 +26,7 @@ import math
 from wbslib.core.counts import check_speed
 from wbslib.core.errors import ParamsError
 from wbslib.core.groups import MODES
+from wbslib.core.params import section
 from wbslib.core.scan import speed_label
 
 DEFAULTS = {
@@ -89,14 +90,7 @@ def sweep_config(params: dict) -> dict:
 
     Speed lists come back sorted as floats; margins and alpha as floats.
     """
-    section = params.get("sweep")
-    section = {} if section is None else section
-    if not isinstance(section, dict):
-        raise ParamsError("params 'sweep' must be a mapping of sweep settings (speeds, margins, model_strategy).")
-    unknown = sorted(set(section) - set(DEFAULTS))
-    if unknown:
-        raise ParamsError(f"sweep has unknown key(s) {', '.join(unknown)}; allowed: {', '.join(DEFAULTS)}.")
-    cfg = {**DEFAULTS, **section}
+    cfg = section(params, "sweep", DEFAULTS)
     reference = check_speed(cfg["reference"], "sweep.reference speed factor")
     if reference != 1.0:
         raise ParamsError(

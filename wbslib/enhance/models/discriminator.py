@@ -19,6 +19,8 @@ Layout (nf = width; 3×3 convs but the 4×4 stride-2 downs; LeakyReLU 0.2):
     conv7, conv8 nf → nf; conv9 nf → 1         logits (N, 1, H, W)
 
 All but the first and last convs are spectrally normalised (bias-free, as in Real-ESRGAN).
+`forward(x, features=True)` also returns the activations after conv0 … conv6 and conv8 (8 maps),
+which the feature-matching loss compares (pix2pixHD; `wbslib.enhance.losses.feature_matching_loss`).
 Upsampling is nearest-neighbour written as expand + reshape: its backward is a plain sum, hence
 deterministic on CUDA, which bilinear `interpolate`'s atomic-add backward is not.
 Input: the same model scale as the generator (counts · s / C).
@@ -35,6 +37,7 @@ from wbslib.core.errors import ParamsError
 
 LEAK = 0.2
 SIZE_MULTIPLE = 8  # three stride-2 downsamplings
+MAX_NF = 256  # the widest stage has 8·nf channels; bounded before any layer is allocated
 
 
 def _sn_conv(cin: int, cout: int, kernel: int = 3, stride: int = 1) -> nn.Module:
@@ -53,11 +56,11 @@ class UNetDiscriminatorSN(nn.Module):
 
     def __init__(self, in_ch: int = 1, nf: int = 64, skip_connection: bool = True):
         super().__init__()
-        for name, value in (("in_ch", in_ch), ("nf", nf)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        for name, value, high in (("in_ch", in_ch, 1), ("nf", nf, MAX_NF)):
+            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= high:
                 raise ParamsError(
-                    f"Discriminator size {name}={value!r} is not a positive integer; fix "
-                    "the model size in the params file."
+                    f"Discriminator size {name}={value!r} is not a whole number in 1–{high}; fix "
+                    "the model size in the params file (train.d_nf)."
                 )
         self.arch_kwargs = {"in_ch": in_ch, "nf": nf, "skip_connection": skip_connection}
         self.skip_connection = skip_connection
@@ -72,8 +75,11 @@ class UNetDiscriminatorSN(nn.Module):
         self.conv8 = _sn_conv(nf, nf)
         self.conv9 = nn.Conv2d(nf, 1, 3, padding=1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, in_ch, H, W) → logits (N, 1, H, W); a ParamsError if H or W is not a multiple of 8."""
+    def forward(
+        self, x: torch.Tensor, features: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
+        """(N, in_ch, H, W) → logits (N, 1, H, W), with `features` also the list of intermediate
+        activations (after conv0 … conv6 and conv8); a ParamsError if H or W is not a multiple of 8."""
         h, w = x.shape[-2:]
         if h % SIZE_MULTIPLE or w % SIZE_MULTIPLE:
             raise ParamsError(
@@ -95,4 +101,5 @@ class UNetDiscriminatorSN(nn.Module):
         x6 = act(self.conv6(_up2(x5)))
         x6 = x6 + x0 if self.skip_connection else x6
         out = act(self.conv8(act(self.conv7(x6))))
-        return self.conv9(out)
+        logits = self.conv9(out)
+        return (logits, [x0, x1, x2, x3, x4, x5, x6, out]) if features else logits

@@ -12,6 +12,10 @@ parameters, 3×3 kernels and biases everywhere):
     conv_hr      nf → nf
     conv_last    nf → out_ch                                (linear: no activation)
 
+Bounds (`ARCH_BOUNDS`, checked before any layer is allocated): one channel in and out (one view of
+counts), nf ≤ 256, nb ≤ 32, gc ≤ 128 — 4× the paper's width and growth, ESRGAN's depth of 23 fits;
+the largest model allowed has ≈ 370 M parameters (1.5 GB in float32).
+
 Sizes: a 3×3 stride-2 conv with padding 1 maps 2H to exactly H, so the output has the input's
 H × W for *any* H, W ≥ 1 (tested with odd sizes). Training patches and the discriminator need
 multiples of 8 (192 in the paper); whole-body tiles of 1024 × 256 fit as they are.
@@ -24,6 +28,8 @@ and the output's count total is a measurement, not a by-product.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import torch
 from torch import nn
 
@@ -32,6 +38,28 @@ from wbslib.core.errors import ParamsError
 LEAK = 0.2  # LeakyReLU negative slope
 RESIDUAL_SCALE = 0.2  # scale of each dense block's and each RRDB's residual
 INIT_SCALE = 0.1  # ESRGAN's down-scaled Kaiming init of the dense-block convs (stable start)
+ARCH_BOUNDS = {"in_ch": (1, 1), "out_ch": (1, 1), "nf": (1, 256), "nb": (1, 32), "gc": (1, 128)}
+
+
+def arch_problems(arch_kwargs: Mapping) -> list[str]:
+    """What is wrong with RRDBNet sizes `arch_kwargs` (absent keys take the defaults): each value must
+    be a whole number within `ARCH_BOUNDS`; an empty list when all are fine."""
+    problems = []
+    for name, (low, high) in ARCH_BOUNDS.items():
+        if name not in arch_kwargs:
+            continue
+        value = arch_kwargs[name]
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            bound = f"{low} (one view of counts)" if low == high else f"a whole number in {low}–{high}"
+            problems.append(f"{name}={value!r} is not {bound}")
+    return problems
+
+
+def check_arch(arch_kwargs: Mapping, where: str) -> None:
+    """ParamsError unless `arch_problems(arch_kwargs)` is empty; `where` names the source of the sizes."""
+    problems = arch_problems(arch_kwargs)
+    if problems:
+        raise ParamsError(f"RRDBNet size {'; '.join(problems)} in {where}; fix the model size (nf, nb, gc).")
 
 
 def conv3x3(cin: int, cout: int, stride: int = 1) -> nn.Conv2d:
@@ -75,12 +103,8 @@ class RRDBNet(nn.Module):
 
     def __init__(self, in_ch: int = 1, out_ch: int = 1, nf: int = 64, nb: int = 9, gc: int = 32):
         super().__init__()
-        for name, value in (("in_ch", in_ch), ("out_ch", out_ch), ("nf", nf), ("nb", nb), ("gc", gc)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ParamsError(
-                    f"RRDBNet size {name}={value!r} is not a positive integer; fix the model size in the params file."
-                )
         self.arch_kwargs = {"in_ch": in_ch, "out_ch": out_ch, "nf": nf, "nb": nb, "gc": gc}
+        check_arch(self.arch_kwargs, "the RRDBNet arguments")
         self.conv_first = conv3x3(in_ch, nf)
         self.body = nn.Sequential(*(RRDB(nf, gc) for _ in range(nb)))
         self.conv_body = conv3x3(nf, nf)

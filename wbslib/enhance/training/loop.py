@@ -1,5 +1,5 @@
-"""Training the real and simu models (notebook 02): `train_model` for one model, `train_from_params`
-for every model a params file lists.
+"""Training the real, simu and split models (notebook 02): `train_model` for one model,
+`train_from_params` for every model a params file lists.
 
 Outputs (ARCHITECTURE.md): `runs/<run>/checkpoints/<mode>-<speed>.pt` (final),
 `runs/<run>/checkpoints/<mode>-<speed>/step-*.pt` (step checkpoints, newest two kept) and
@@ -7,7 +7,9 @@ Outputs (ARCHITECTURE.md): `runs/<run>/checkpoints/<mode>-<speed>.pt` (final),
 the same configuration is skipped; an interrupted one resumes from its newest step checkpoint and
 ends bit for bit where an uninterrupted run would (CPU, same thread count). Under `torchrun`
 (WORLD_SIZE > 1) it trains data-parallel (DDP; gloo on CPU, NCCL on CUDA): `batch_size` is the
-global batch, split over the ranks, and rank 0 validates and writes.
+global batch, split over the ranks, and rank 0 validates and writes. `perceptual: auto` is resolved
+once per model (`wbslib.enhance.losses.resolve_perceptual`), printed, and recorded in the
+checkpoint meta (`perceptual` = the term used, `perceptual_requested` = what the params asked).
 """
 
 from __future__ import annotations
@@ -27,12 +29,15 @@ from tqdm import tqdm
 
 from wbslib.core.errors import ParamsError
 from wbslib.core.fileio import sha256_file, write_csv
+from wbslib.core.groups import MODES
 from wbslib.core.masks import bladder_mask
-from wbslib.core.params import resolve_device, resolve_path, run_dir
+from wbslib.core.params import resolve_device, resolve_path, run_dir, section, unknown_keys
 from wbslib.core.repro import seed_everything
 from wbslib.core.scan import speed_label
 from wbslib.enhance.checkpoint import checkpoint_meta, load_checkpoint, save_checkpoint
 from wbslib.enhance.datasets import PatchPairDataset, StepSampler, load_training_pairs
+from wbslib.enhance.losses import resolve_perceptual
+from wbslib.enhance.models.rrdbnet import check_arch
 from wbslib.enhance.preprocess import count_scale
 from wbslib.enhance.training import state as ts
 from wbslib.enhance.training.step import (
@@ -64,7 +69,6 @@ DEFAULTS = {
     "keep_step_checkpoints": 2,
     "lr_schedule": "constant",
 }
-KNOWN_KEYS = {*DEFAULTS, "models"}
 
 
 def model_name(model_spec: dict) -> str:
@@ -74,27 +78,37 @@ def model_name(model_spec: dict) -> str:
 
 def training_config(params: dict, model_spec: dict) -> dict:
     """The resolved configuration of one model: train-section defaults, the model's mode and speed,
-    the seed and the manifest's sha256 (so changed data means a new model). Unknown keys → ParamsError."""
-    section = params.get("train") or {}
-    unknown = set(section) - KNOWN_KEYS
-    if unknown:
-        raise ParamsError(f"Params section 'train' has unknown keys {sorted(unknown)}; known: {sorted(KNOWN_KEYS)}.")
-    cfg = {**DEFAULTS, **{k: v for k, v in section.items() if k != "models"}}
+    the seed, the manifest's sha256 (so changed data means a new model) and the perceptual term
+    ('auto' resolved; the request kept as `perceptual_requested`). Unknown keys → ParamsError."""
+    cfg = section(params, "train", {**DEFAULTS, "models": None})
+    cfg.pop("models")
     if (cfg["steps"] is None) == (cfg["epochs"] is None):
         raise ParamsError("Params section 'train' must give exactly one of 'steps' or 'epochs'.")
     if cfg["lr_schedule"] not in LR_SCHEDULES:
         raise ParamsError(f"train.lr_schedule {cfg['lr_schedule']!r} is not one of {LR_SCHEDULES}.")
     if cfg["d_nf"] is None:
         cfg["d_nf"] = cfg["nf"]
-    if model_spec.get("mode") not in ("real", "simu") or not float(model_spec.get("speed", 0)) > 1:
-        raise ParamsError(f"train.models entry {model_spec!r} needs mode real|simu and a speed > 1.")
-    manifest = resolve_path(params["manifest"])
+    check_arch({"nf": cfg["nf"], "nb": cfg["nb"], "gc": cfg["gc"]}, "the params file's train section")
+    if not isinstance(model_spec, dict):
+        raise ParamsError(f"train.models entry {model_spec!r} is not a mapping such as {{mode: simu, speed: 2}}.")
+    unknown_keys(model_spec, ("mode", "speed"), f"train.models entry {model_spec!r}")
+    speed = model_spec.get("speed")
+    if (
+        model_spec.get("mode") not in MODES
+        or isinstance(speed, bool)
+        or not isinstance(speed, (int, float))
+        or not (math.isfinite(speed) and speed > 1)
+    ):
+        raise ParamsError(f"train.models entry {model_spec!r} needs mode {'|'.join(MODES)} and a speed > 1.")
+    cfg["perceptual_requested"] = cfg["perceptual"]
+    cfg["perceptual"] = resolve_perceptual(cfg["perceptual"])[0]
+    manifest = resolve_path(params["manifest"]) if params.get("manifest") else None
     cfg.update(
         mode=model_spec["mode"],
-        speed=float(model_spec["speed"]),
+        speed=float(speed),
         seed=int(params.get("seed", 0)),
         device=params.get("device", "auto"),
-        manifest_sha256=sha256_file(manifest) if manifest.is_file() else None,
+        manifest_sha256=sha256_file(manifest) if manifest and manifest.is_file() else None,
     )
     return cfg
 
@@ -154,7 +168,10 @@ def _state(parts, cfg, scale, step, n_items, log) -> dict:
         step=step,
     )
     meta.update(
-        config=json.dumps(cfg, sort_keys=True, default=str), config_sha=ts.config_sha(cfg), gan_loss=cfg["gan_loss"]
+        config=json.dumps(cfg, sort_keys=True, default=str),
+        config_sha=ts.config_sha(cfg),
+        gan_loss=cfg["gan_loss"],
+        perceptual_requested=cfg["perceptual_requested"],
     )
     epoch, batch_index = divmod(step * cfg["batch_size"], n_items)
     return ts.training_state(
@@ -182,11 +199,13 @@ def train_model(
 ) -> Path:
     """Train (or resume, or skip) one model; returns the final checkpoint's path.
 
-    `model_spec` = {'mode': 'real'|'simu', 'speed': s}. `force` retrains even when a current final
-    checkpoint exists. `on_step(step, losses)` is called after each step (after its checkpoint).
+    `model_spec` = {'mode': 'real'|'simu'|'split', 'speed': s}. `force` retrains even when a current
+    final checkpoint exists. `on_step(step, losses)` is called after each step (after its checkpoint).
     """
     cfg = training_config(params, model_spec)
     name, sha = model_name(model_spec), ts.config_sha(cfg)
+    if cfg["perceptual_requested"] == "auto":
+        print(f"{name}: {resolve_perceptual('auto')[1]}")
     run_dir = Path(run_dir)
     final, step_dir, log_dir = (
         run_dir / "checkpoints" / f"{name}.pt",

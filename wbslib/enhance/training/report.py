@@ -1,5 +1,6 @@
 """What notebook 02 shows about a training run: loss curves, validation metrics beside the raw input
-and the best Gaussian filter, and a validation gallery (input / output / standard / truth).
+and the best Gaussian filter, which training mode wins at each speed, and a validation gallery
+(input / output / standard / truth).
 
 Images are in 1x-equivalent counts; the reference is the phantom's noise-free truth where it
 exists (else the standard scan, and the tables say so).
@@ -16,7 +17,9 @@ from matplotlib.figure import Figure
 
 from wbslib.core.masks import body_mask
 from wbslib.core.params import resolve_path
+from wbslib.core.scan import speed_label
 from wbslib.enhance.checkpoint import load_generator
+from wbslib.enhance.losses import resolve_perceptual
 from wbslib.enhance.training.loop import model_name
 from wbslib.enhance.training.validation import (
     best_gaussian,
@@ -30,12 +33,20 @@ LOSS_TERMS = ("g_total", "l1", "bce", "perceptual", "gan", "d_total")
 
 
 def perceptual_banner(train: dict) -> str:
-    """Prominent lines saying whether the perceptual (VGG19) term, and the GAN term, were part of the loss."""
-    lines = []
-    if train.get("perceptual", "vgg19") == "none":
+    """Prominent lines saying which perceptual term (VGG19, discriminator feature matching or none;
+    'auto' resolved as training resolves it) and whether the GAN term were part of the loss."""
+    requested = train.get("perceptual", "vgg19")
+    used, why = resolve_perceptual(requested)
+    lines = [why] if requested == "auto" else []
+    if used == "none":
         lines.append(
             "PERCEPTUAL TERM OFF (train.perceptual = none): the models were trained WITHOUT the paper's "
             "VGG19 perceptual loss Lp."
+        )
+    elif used == "feature_matching":
+        lines.append(
+            "PERCEPTUAL TERM = DISCRIMINATOR FEATURE MATCHING (pix2pixHD), the offline stand-in for the paper's "
+            "VGG19 Lp (no ImageNet weights needed)."
         )
     else:
         lines.append("Perceptual term on: Lp on VGG19 features is part of the loss, as in the paper.")
@@ -88,6 +99,8 @@ def validation_table(params: dict, run_dir: str | Path, val: pd.DataFrame) -> pd
         rows.append(
             {
                 "model": name,
+                "mode": spec["mode"],
+                "speed": speed_label(float(spec["speed"])),
                 "step": int(last["step"].iloc[0]),
                 "reference": "/".join(sorted(set(last["reference"]))),
                 "L1 model": l1["model"],
@@ -156,5 +169,40 @@ def validation_verdicts(table: pd.DataFrame) -> list[str]:
             f"{r['L1 raw input']:.3f}; the best Gaussian (σ {r['Gaussian σ px']:g} px, tuned on val) reaches "
             f"{r['L1 best Gaussian']:.3f} — lowest: {r['lowest L1']}; a standard 1x scan is "
             f"{r['L1 standard 1x']:.3f} from its own truth (reference: {r['reference']})."
+        )
+    return out
+
+
+def mode_comparison(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per speed from `validation_table`: each trained mode's validation NRMSE, the best
+    Gaussian's, the winner (lowest NRMSE of the models and the Gaussian) and the best model's NRMSE
+    relative to the Gaussian's (%; negative = better than the Gaussian)."""
+    rows = []
+    for speed, group in table.groupby("speed", sort=False):
+        row = {"speed": speed, **{f"NRMSE {r['mode']}": r["NRMSE model"] for r in group.to_dict("records")}}
+        gauss = float(group["NRMSE best Gaussian"].iloc[0])
+        best = group.loc[group["NRMSE model"].idxmin()]
+        row.update(
+            {
+                "NRMSE best Gaussian": gauss,
+                "winner": best["mode"] if best["NRMSE model"] < gauss else "Gaussian",
+                "best model vs Gaussian %": round(100.0 * (best["NRMSE model"] / gauss - 1.0), 1),
+            }
+        )
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def mode_verdicts(comparison: pd.DataFrame) -> list[str]:
+    """One sentence per speed: which mode wins on validation NRMSE and by how much against the Gaussian."""
+    out = []
+    for r in comparison.to_dict("records"):
+        modes = {k[6:]: v for k, v in r.items() if k.startswith("NRMSE ") and "Gaussian" not in k and v == v}
+        ranked = ", ".join(f"{m} {v:.4f}" for m, v in sorted(modes.items(), key=lambda kv: kv[1]))
+        margin = r["best model vs Gaussian %"]
+        out.append(
+            f"At {r['speed']} the lowest validation NRMSE is {r['winner']}'s (models: {ranked}; best Gaussian "
+            f"{r['NRMSE best Gaussian']:.4f}); the best model is {abs(margin):.1f} % "
+            f"{'below' if margin < 0 else 'above'} the Gaussian."
         )
     return out

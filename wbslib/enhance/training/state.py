@@ -24,7 +24,7 @@ from wbslib.enhance.checkpoint import load_checkpoint, save_checkpoint
 
 STEP_PATTERN = re.compile(r"^step-(\d{9})\.pt$")
 # Configuration keys that do not change the weights of the steps done so far (resume ignores them).
-NEUTRAL_KEYS = ("val_every", "checkpoint_every", "workers", "device", "keep_step_checkpoints")
+NEUTRAL_KEYS = ("val_every", "checkpoint_every", "workers", "device", "keep_step_checkpoints", "perceptual_requested")
 # ... and, with a constant learning rate, the run's length (a longer run resumes a shorter one).
 LENGTH_KEYS = ("steps", "epochs")
 

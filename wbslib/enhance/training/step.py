@@ -4,8 +4,10 @@
 Loss: L_G = Lp + λ·L1 + η·L_BCE + γ·L_GAN (`wbslib.enhance.losses`); D learns real (standard) from fake
 (generator output). Pixels outside the keep-mask (the bladder in real pairs) are left out of every
 term: the output there is replaced by the target before any loss or D sees it, so they add no
-difference and no gradient. Tensors are channels_last on CUDA, contiguous on CPU; precision is
-fp32 on CPU and bf16 autocast on CUDA (fp16 with a GradScaler on GPUs without bf16).
+difference and no gradient. With `perceptual: feature_matching` the generator's step runs D once on
+target and output together and Lp compares its intermediate features (the target's detached).
+Tensors are channels_last on CUDA, contiguous on CPU; precision is fp32 on CPU and bf16 autocast
+on CUDA (fp16 with a GradScaler on GPUs without bf16).
 """
 
 from __future__ import annotations
@@ -133,8 +135,15 @@ def gan_step(parts: GanParts, batch: tuple[torch.Tensor, ...]) -> dict[str, torc
     p.opt_g.zero_grad(set_to_none=True)
     with autocast:
         fake = fill_masked(p.generator(x), y, keep)
-        real_logits = p.d_in_g_step(y).float() if relativistic else None
-        g_total, terms = p.g_loss(fake.float(), y, p.d_in_g_step(fake).float(), real_logits, keep)
+        if p.g_loss.feature_matching:
+            logits, feats = p.d_in_g_step(torch.cat([y, fake]), features=True)
+            n = len(y)
+            real_logits, fake_logits = (logits[:n].float() if relativistic else None), logits[n:].float()
+            features = ([f[n:] for f in feats], [f[:n].detach() for f in feats])
+        else:
+            real_logits = p.d_in_g_step(y).float() if relativistic else None
+            fake_logits, features = p.d_in_g_step(fake).float(), None
+        g_total, terms = p.g_loss(fake.float(), y, fake_logits, real_logits, keep, features)
     p.scaler.scale(g_total).backward()
     p.scaler.step(p.opt_g)
 

@@ -2,7 +2,9 @@
 reference in 1x-equivalent counts, and the raw-input and Gaussian-filter baselines beside it.
 
 Reference: the phantom's noise-free expected image of the very acquisition (× its speed factor =
-1x-equivalent, `wbslib.phantom.cohort.load_truth`) where truth exists, else the patient's standard scan.
+1x-equivalent, `wbslib.io.truth.load_truth`) where truth exists, else the patient's standard scan.
+Every mode (real, simu, split) is validated on the same cases at its speed: the fast-real scan where
+the cohort has one, else the standard scan binomially thinned (as the simu and split inputs are).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ Bad input raises a `wbslib.core.errors.WbsError` subclass whose one sentence nam
 """
 
 from wbslib.io.dicom.enhanced import write_enhanced
-from wbslib.io.dicom.read import read_wholebody
+from wbslib.io.dicom.read import check_read_options, read_wholebody
 from wbslib.io.dicom.write import write_acquisition
 
-__all__ = ["read_wholebody", "write_acquisition", "write_enhanced"]
+__all__ = ["check_read_options", "read_wholebody", "write_acquisition", "write_enhanced"]

@@ -12,6 +12,7 @@ Every failure is a `wbslib.core.errors.DicomReadError` subclass whose one senten
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
+from wbslib.core.counts import check_speed
 from wbslib.core.errors import (
     DicomReadError,
     FrameLayoutError,
@@ -87,10 +89,7 @@ def read_wholebody(
     assume_view: 'ANT' or 'POST' for a one-view file without View Code Sequence ('view-assumed').
     """
     files = [Path(paths)] if isinstance(paths, (str, os.PathLike)) else [Path(p) for p in paths]
-    if assume_view is not None and assume_view not in VIEWS:
-        raise ParamsError(
-            f"assume_view={assume_view!r} for {', '.join(map(str, files))} is not a view; pass one of {VIEWS} or None."
-        )
+    speed_factor = check_read_options(standard_velocity_mm_s, assume_view, speed_factor)
     if not 1 <= len(files) <= 2:
         raise FrameLayoutError(
             f"{len(files)} files were given ({', '.join(map(str, files)) or 'none'}); pass one "
@@ -134,6 +133,25 @@ def read_wholebody(
         source_paths=tuple(str(p.path) for p in parts),
         flags=flags,
     )
+
+
+def check_read_options(
+    standard_velocity_mm_s: float, assume_view: str | None, speed_factor: float | None
+) -> float | None:
+    """The options of `read_wholebody` checked before any file is read (ParamsError naming the bad one):
+    a 1x table speed (mm/s) > 0, a view among VIEWS or None, a speed factor ≥ 1 or None (returned as float)."""
+    try:
+        velocity_1x = float(standard_velocity_mm_s)
+    except (TypeError, ValueError):
+        velocity_1x = math.nan
+    if not (math.isfinite(velocity_1x) and velocity_1x > 0):
+        raise ParamsError(
+            f"The standard table speed {standard_velocity_mm_s!r} mm/s is not a number > 0; pass the 1x "
+            "speed (20 cm/min is 3.33 mm/s)."
+        )
+    if assume_view is not None and assume_view not in VIEWS:
+        raise ParamsError(f"assume_view={assume_view!r} is not a view; pass one of {VIEWS} or None.")
+    return None if speed_factor is None else check_speed(speed_factor, "speed factor override")
 
 
 def _read_part(path: Path) -> _Part:
@@ -261,14 +279,14 @@ def _assign_views(parts: list[_Part], allow_single_view: bool, assume_view: str 
         )
     if len(frames) == 1 and not allow_single_view:
         raise SingleViewError(
-            f"{names} holds only one view; pass its other view too, or "
-            "allow_single_view=True (with assume_view if it has no view code)."
+            f"{names} holds only one view; pass its other view too, or accept one-view scans with "
+            "--allow-single-view (allow_single_view=True in Python)."
         )
     if len(frames) == 1 and frames[0][1] is None:
         if assume_view is None:
             raise SingleViewError(
-                f"{names} holds one view without View Code Sequence; pass "
-                "assume_view='ANT' or 'POST' to say which it is."
+                f"{names} holds one view without View Code Sequence, so which view it shows is unknown; "
+                "pass --assume-view ANT or --assume-view POST (assume_view= in Python) to say which it is."
             )
         return [assume_view]
     if any(v is None for _, v in frames):

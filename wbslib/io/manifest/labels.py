@@ -19,7 +19,17 @@ def read_labels(path: str | os.PathLike) -> dict[str, int | None]:
     path = Path(path)
     if not path.is_file():
         raise ManifestError(f"Labels file {path} does not exist; pass a CSV with columns patient_id,label.")
-    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        raise ManifestError(
+            f"Labels file {path} is empty; write a header line patient_id,label and one line per patient."
+        ) from None
+    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise ManifestError(
+            f"Labels file {path} is not a readable CSV ({exc.__class__.__name__}); save it as UTF-8 CSV "
+            "with columns patient_id,label."
+        ) from exc
     if not {"patient_id", "label"} <= set(df.columns):
         raise ManifestError(
             f"Labels file {path} has columns {list(df.columns)}; it needs patient_id and label "

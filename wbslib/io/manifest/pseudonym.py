@@ -4,7 +4,9 @@ The key file (`$WBS_PSEUDONYM_KEY_FILE`, default ~/.config/wbs-accel/pseudonym.k
 bytes (hex), created with mode 0600 on first use. The same key gives the same pseudonym for a
 patient on every run, so manifests built months apart agree; without the key the patient ID cannot
 be recovered or checked by guessing. The key is the one deliberately unseeded random draw in the
-project: a reproducible key would be no secret.
+project: a reproducible key would be no secret. Files are named the same way in every list that
+leaves the data folder (`file_id`: a keyed hash of the path relative to the data folder), so a
+guessed path such as 'Mueller_Joerg/wbs.dcm' cannot be checked against a list either.
 """
 
 from __future__ import annotations
@@ -16,12 +18,14 @@ import secrets
 from pathlib import Path
 
 from wbslib.core.errors import PseudonymKeyError
+from wbslib.core.fileio import os_reason
 from wbslib.core.params import project_root
 
 DEFAULT_KEY_FILE = "~/.config/wbs-accel/pseudonym.key"
 KEY_BYTES = 32
 PSEUDONYM_HEX = 16  # 64 bits: no collision expected below ~10^8 patients
 PREFIX = "S"
+FILE_PREFIX = "F"
 
 
 def key_path(key_file: str | os.PathLike | None = None) -> Path:
@@ -39,12 +43,17 @@ def load_key(key_file: str | os.PathLike | None = None) -> bytes:
             f"Pseudonym key file {path} lies inside the project repository {root}; keep it "
             "outside (set WBS_PSEUDONYM_KEY_FILE, default ~/.config/wbs-accel/pseudonym.key)."
         )
-    if not path.exists():
-        _create(path)
-    if path.stat().st_mode & 0o077:
-        raise PseudonymKeyError(f"Pseudonym key file {path} is readable by other users; run `chmod 600 {path}`.")
     try:
+        if not path.exists():
+            _create(path)
+        if path.stat().st_mode & 0o077:
+            raise PseudonymKeyError(f"Pseudonym key file {path} is readable by other users; run `chmod 600 {path}`.")
         key = bytes.fromhex(path.read_text().strip())
+    except OSError as exc:
+        raise PseudonymKeyError(
+            f"Pseudonym key file {path} cannot be read or created ({os_reason(exc)}); check the permissions of "
+            "its folder, or set WBS_PSEUDONYM_KEY_FILE to a key file you can read."
+        ) from None
     except ValueError as exc:
         raise PseudonymKeyError(
             f"Pseudonym key file {path} is not hexadecimal text; restore it from your "
@@ -73,3 +82,10 @@ def pseudonym(patient_id: str, key: bytes) -> str:
     """'S' + the first 16 hex digits of HMAC-SHA256(key, patient ID) — stable, not reversible."""
     digest = hmac.new(key, patient_id.strip().encode("utf-8"), hashlib.sha256).hexdigest()
     return PREFIX + digest[:PSEUDONYM_HEX]
+
+
+def file_id(relpath: str, key: bytes) -> str:
+    """'F' + the first 16 hex digits of HMAC-SHA256(key, 'file:' + relative POSIX path): how a source file
+    is named outside the data folder — stable under one key, not reversible."""
+    digest = hmac.new(key, b"file:" + relpath.encode("utf-8"), hashlib.sha256).hexdigest()
+    return FILE_PREFIX + digest[:PSEUDONYM_HEX]

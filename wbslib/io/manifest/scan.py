@@ -1,7 +1,8 @@
 """What `build_manifest` learns from one DICOM file: patient, views, speed, kind, checksum, identifiers.
 
 The identifiers (patient name parts, ID, birth date, UIDs, accession number) are only used to make
-sure none of them appears in a path written to the manifest; they are never stored.
+sure none of them appears in a path written to the manifest (`wbslib.io.manifest.privacy`, normalised
+for case, accents, separators and date formats); they are never stored.
 """
 
 from __future__ import annotations
@@ -15,19 +16,19 @@ import pydicom.multival
 
 from wbslib.core.errors import ManifestError, SpeedUnknownError
 from wbslib.core.fileio import sha256_file
+from wbslib.io.manifest.privacy import IdentifierSearch
 from wbslib.io.manifest.schema import SPEED_DECIMALS
 
-IDENTIFYING_TAGS = (
-    "PatientName",
-    "PatientID",
-    "PatientBirthDate",
-    "StudyInstanceUID",
-    "SeriesInstanceUID",
-    "SOPInstanceUID",
-    "AccessionNumber",
-    "OtherPatientIDs",
-)
-MIN_TOKEN = 3  # shorter fragments (initials, sex, "12") would match innocent paths
+IDENTIFYING_TAGS = {  # keyword → kind of identifier (see privacy.IdentifierSearch)
+    "PatientName": "name",
+    "PatientID": "id",
+    "PatientBirthDate": "date",
+    "StudyInstanceUID": "id",
+    "SeriesInstanceUID": "id",
+    "SOPInstanceUID": "id",
+    "AccessionNumber": "id",
+    "OtherPatientIDs": "id",
+}
 
 
 @dataclass
@@ -43,7 +44,7 @@ class Acquired:
     counts_accumulated: int | None
     sha256: str
     study_uid: str | None
-    identifiers: tuple[str, ...]
+    identifiers: tuple[tuple[str, str], ...]  # (kind, text): never stored, only searched for in paths
 
     @property
     def acquisition_key(self) -> tuple:
@@ -98,24 +99,21 @@ def scan_file(
     )
 
 
-def _identifiers(path: Path) -> tuple[str, ...]:
-    """Identifying header values of a file, split into searchable tokens (name parts, dates, UIDs)."""
+def _identifiers(path: Path) -> tuple[tuple[str, str], ...]:
+    """Identifying header values of a file as (kind, text): name parts, IDs, UIDs, the birth date."""
     ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=list(IDENTIFYING_TAGS))
-    tokens = set()
-    for keyword in IDENTIFYING_TAGS:
+    found = set()
+    for keyword, kind in IDENTIFYING_TAGS.items():
         value = ds.get(keyword)
         values = value if isinstance(value, (list, pydicom.multival.MultiValue)) else [value]
         for v in values:
             text = str(v or "").strip()
-            tokens.update(t for t in re.split(r"[\^=\s,]+", text) if len(t) >= MIN_TOKEN)
-            if keyword == "PatientBirthDate" and re.fullmatch(r"\d{8}", text):
-                tokens.add(f"{text[:4]}-{text[4:6]}-{text[6:]}")
-    return tuple(sorted(tokens))
+            splitter = r"[\^=\s,-]+" if kind == "name" else r"[\^=\s,]+"
+            found.update((kind, t) for t in re.split(splitter, text) if t)
+    return tuple(sorted(found))
 
 
 def identifying_text(item: Acquired, path: str) -> str:
-    """Which kinds of identifier occur in `path` (as the manifest would list it; '' when none) — never
-    the values themselves."""
-    path = path.lower()
-    found = [t for t in item.identifiers if t.lower() in path]
-    return f"{len(found)} identifier(s) such as a name, ID, date or UID" if found else ""
+    """What kinds of identifier of the file's header occur in `path` (as the manifest would list it), or any
+    date ('' when none): e.g. 'a name and a date' — never the values themselves."""
+    return IdentifierSearch(item.identifiers).describe(path)

@@ -14,7 +14,7 @@ from pathlib import Path, PurePosixPath
 import pandas as pd
 
 from wbslib.core.errors import ManifestError
-from wbslib.core.fileio import write_csv
+from wbslib.core.fileio import read_csv, remove_stale_tmp, unwritable_output, write_csv
 from wbslib.core.scan import speed_label
 
 MANIFEST_COLUMNS = (
@@ -173,7 +173,7 @@ def read_manifest(path: str | os.PathLike) -> pd.DataFrame:
             "the 'manifest' entry of your params file."
         )
     try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+        df = read_csv(path, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise ManifestError(
             f"Manifest {path} is not a readable CSV ({exc.__class__.__name__}); rebuild it with `wbs manifest build`."
@@ -182,12 +182,19 @@ def read_manifest(path: str | os.PathLike) -> pd.DataFrame:
 
 
 def write_manifest(df: pd.DataFrame, path: str | os.PathLike) -> Path:
-    """Validate and write a manifest CSV atomically (schema columns first); returns the path."""
+    """Validate and write a manifest CSV atomically (schema columns first); returns the path. A folder that
+    cannot be written (read-only, full disk) → `OutputWriteError`, and nothing is left under the final name."""
     df = validate_manifest(df, path).copy()
     df["speed_factor"] = [f"{s:g}" for s in df["speed_factor"]]
     for column in ("counts_accumulated", "label"):
         df[column] = ["" if pd.isna(v) else str(int(v)) for v in df[column]]
-    return write_csv(df, path)
+    try:
+        if Path(path).parent.is_dir():
+            remove_stale_tmp(Path(path).parent, Path(path).name)
+        return write_csv(df, path)
+    except OSError as exc:
+        done = f"the manifest of {len(df)} files was built but not written (nothing under {Path(path).name})"
+        raise unwritable_output(Path(path).parent, exc, done) from None
 
 
 def acquisition_column(kind: str, speed_factor: float) -> str:
