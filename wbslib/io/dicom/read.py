@@ -14,63 +14,21 @@ from __future__ import annotations
 
 import math
 import os
-import warnings
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
-import pydicom
-from pydicom.dataset import Dataset
-from pydicom.errors import InvalidDicomError
 
 from wbslib.core.counts import check_speed
 from wbslib.core.errors import (
-    DicomReadError,
     FrameLayoutError,
     MissingAttributeError,
-    NotDicomError,
     ParamsError,
     SingleViewError,
-    TruncatedDicomError,
-    UnsupportedModalityError,
-    WbsError,
 )
 from wbslib.core.scan import STANDARD_VELOCITY_MM_S, VIEWS, WholeBodyScan
-from wbslib.io.dicom.common import ONE_X_EQUIVALENT_PHRASE
-from wbslib.io.dicom.header import (
-    acquisition_datetime,
-    counts_per_frame,
-    frame_views,
-    is_lossy,
-    scan_velocity_mm_s,
-)
+from wbslib.io.dicom.part import Part, read_part
 
-IMAGE_SOP_CLASSES = {
-    "1.2.840.10008.5.1.4.1.1.20": "NM Image Storage",
-    "1.2.840.10008.5.1.4.1.1.7": "Secondary Capture Image Storage",
-    "1.2.840.10008.5.1.4.1.1.7.2": "Multi-frame Grayscale Byte SC Image Storage",
-    "1.2.840.10008.5.1.4.1.1.7.3": "Multi-frame Grayscale Word SC Image Storage",
-}
-MAX_SIDE = 4096  # pixels; larger is not a planar whole-body image (and would exhaust memory)
 SPEED_DECIMALS = 6  # Scan Velocity is a DS (≤ 16 characters): speed factors are known to 1e-6
-
-
-@dataclass
-class _Part:
-    """What one file contributes: frames, their views, and its header facts."""
-
-    path: Path
-    frames: np.ndarray  # float32 (n, rows, cols)
-    views: list[str | None]
-    spacing_mm: tuple[float, float]
-    counts_stated: list[int] | None  # Counts Accumulated per frame, or [total] for a multi-frame object
-    velocity_mm_s: float | None
-    frame_duration_s: float | None
-    acquired: datetime | None
-    lossy: bool
-    one_x_equivalent: bool
-    uids: tuple[str | None, str | None, str | None, str | None]  # SOP, Series, Study Instance UID, Patient ID
 
 
 def read_wholebody(
@@ -95,7 +53,7 @@ def read_wholebody(
             f"{len(files)} files were given ({', '.join(map(str, files)) or 'none'}); pass one "
             "2-frame whole-body file or two single-view files of one acquisition."
         )
-    parts = [_read_part(f) for f in files]
+    parts = [read_part(f) for f in files]
     views = _assign_views(parts, allow_single_view, assume_view)
     if len(parts) == 2 and views[0] == "POST":  # the ANT file first: its header describes the scan
         parts, views = parts[::-1], views[::-1]
@@ -154,122 +112,7 @@ def check_read_options(
     return None if speed_factor is None else check_speed(speed_factor, "speed factor override")
 
 
-def _read_part(path: Path) -> _Part:
-    """Parse, validate and decode one file; any unexpected failure becomes a `DicomReadError`."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # pydicom warns on odd values; problems surface as flags/errors
-            return _decode_part(path, _parse(path))
-    except (WbsError, KeyboardInterrupt, SystemExit):
-        raise
-    except BaseException as exc:  # malformed files fail pydicom and its decoders in many ways (the Rust ones
-        # panic with a BaseException); each becomes one named error naming only the failure's type, since
-        # pydicom's messages may quote header values (UIDs, names)
-        raise DicomReadError(
-            f"{path} cannot be read as a whole-body image ({type(exc).__name__} while "
-            "parsing or decoding); check the file or export it again from the PACS."
-        ) from exc
-
-
-def _parse(path: Path) -> Dataset:
-    if not path.is_file():
-        raise DicomReadError(f"{path} does not exist or is not a file; check the path.")
-    try:
-        ds = pydicom.dcmread(path)
-    except InvalidDicomError as exc:
-        raise NotDicomError(
-            f"{path} is not a DICOM file (no 'DICM' preamble); pass a DICOM Part 10 export of "
-            "the scan (dcmconv converts a bare dataset)."
-        ) from exc
-    except EOFError as exc:
-        raise TruncatedDicomError(f"{path} ends in the middle of its header; copy the file again.") from exc
-    if len(ds) == 0:
-        raise TruncatedDicomError(f"{path} ends right after its file meta header; copy the file again.")
-    return ds
-
-
-def _decode_part(path: Path, ds: Dataset) -> _Part:
-    modality = _text(ds, "Modality")
-    sop_class = _text(ds, "SOPClassUID")
-    if modality and modality != "NM":
-        raise UnsupportedModalityError(
-            f"{path} is a {modality} image, not nuclear medicine (NM); pass whole-body bone scans only."
-        )
-    if "PixelData" not in ds:
-        raise TruncatedDicomError(f"{path} holds no Pixel Data (the file may be cut short); copy it again.")
-    if sop_class not in IMAGE_SOP_CLASSES:
-        raise UnsupportedModalityError(
-            f"{path} has SOP Class {sop_class or 'none'}, not NM Image or Secondary "
-            "Capture Storage; pass whole-body bone scan images only."
-        )
-    if not modality:
-        raise MissingAttributeError(f"{path} has no Modality (0008,0060); it must say NM for a bone scan.")
-    if int(ds.get("SamplesPerPixel", 1) or 1) != 1:
-        raise UnsupportedModalityError(f"{path} is a colour image, not counts; pass the original grey-level NM export.")
-    spacing = ds.get("PixelSpacing")
-    if spacing is None or len(spacing) != 2 or not all(float(v) > 0 for v in spacing):
-        raise MissingAttributeError(
-            f"{path} has no valid Pixel Spacing (0028,0030); export it with its pixel size in mm."
-        )
-    n = _number_of_frames(path, ds)
-    rows, cols = int(ds.get("Rows") or 0), int(ds.get("Columns") or 0)
-    if not (0 < rows <= MAX_SIDE and 0 < cols <= MAX_SIDE):
-        raise FrameLayoutError(
-            f"{path} states an image of {rows}×{cols} pixels, not a planar whole-body "
-            f"image (1 to {MAX_SIDE} per side); check Rows and Columns."
-        )
-    views = frame_views(path, ds, n)
-    frames = _pixels(path, ds, n, rows, cols)
-    duration = ds.get("ActualFrameDuration")  # ms
-    return _Part(
-        path,
-        frames,
-        views,
-        (float(spacing[0]), float(spacing[1])),
-        counts_per_frame(ds, n),
-        velocity_mm_s=scan_velocity_mm_s(ds),
-        frame_duration_s=float(duration) / 1000.0 if duration not in (None, "") else None,
-        acquired=acquisition_datetime(ds),
-        lossy=is_lossy(ds),
-        one_x_equivalent=_is_1x_equivalent(ds),
-        uids=tuple(_text(ds, k) for k in ("SOPInstanceUID", "SeriesInstanceUID", "StudyInstanceUID", "PatientID")),
-    )
-
-
-def _number_of_frames(path: Path, ds: Dataset) -> int:
-    raw = ds.get("NumberOfFrames")
-    n = 1 if raw in (None, "") else int(raw)
-    if not 1 <= n <= 2:
-        raise FrameLayoutError(
-            f"{path} has {n} frames; a whole-body scan has 1 (one view) or 2 (ANT and "
-            "POST), so split or re-export the series."
-        )
-    return n
-
-
-def _pixels(path: Path, ds: Dataset, n: int, rows: int, cols: int) -> np.ndarray:
-    """Decoded frames as float32 (n, rows, cols), Modality LUT (rescale) applied when present."""
-    if not ds.file_meta.get("TransferSyntaxUID", pydicom.uid.ExplicitVRLittleEndian).is_compressed:
-        expected = rows * cols * n * int(ds.get("BitsAllocated") or 16) // 8
-        if len(ds.PixelData) < expected:
-            raise TruncatedDicomError(
-                f"{path} holds {len(ds.PixelData)} bytes of pixel data where {expected} "
-                "are expected (the file is cut short); copy it again."
-            )
-    arr = np.asarray(ds.pixel_array)
-    arr = arr.reshape(n, rows, cols).astype(np.float32)
-    slope, intercept = ds.get("RescaleSlope"), ds.get("RescaleIntercept")
-    slope = 1.0 if slope in (None, "") else float(slope)
-    intercept = 0.0 if intercept in (None, "") else float(intercept)
-    if not (np.isfinite(slope) and np.isfinite(intercept) and slope != 0):
-        raise DicomReadError(
-            f"{path} has an unusable Rescale Slope/Intercept ({slope}, {intercept}); "
-            "export the scan without a modality rescale or with a finite one."
-        )
-    return arr if (slope, intercept) == (1.0, 0.0) else arr * np.float32(slope) + np.float32(intercept)
-
-
-def _assign_views(parts: list[_Part], allow_single_view: bool, assume_view: str | None) -> list[str]:
+def _assign_views(parts: list[Part], allow_single_view: bool, assume_view: str | None) -> list[str]:
     """One view per frame, in file order; errors for missing, duplicate or single views."""
     frames = [(p, v) for p in parts for v in p.views]
     names = ", ".join(str(p.path) for p in parts)
@@ -300,7 +143,7 @@ def _assign_views(parts: list[_Part], allow_single_view: bool, assume_view: str 
     return views
 
 
-def _check_consistent(parts: list[_Part]) -> None:
+def _check_consistent(parts: list[Part]) -> None:
     """Two files must show one acquisition: same matrix, pixel spacing and study."""
     if len(parts) < 2:
         return
@@ -320,7 +163,7 @@ def _check_consistent(parts: list[_Part]) -> None:
         raise FrameLayoutError(f"{a.path} and {b.path} belong to different studies; pass two views of one acquisition.")
 
 
-def _integrity_flags(parts: list[_Part], counts: np.ndarray, present: tuple[str, ...], assumed: bool) -> list[str]:
+def _integrity_flags(parts: list[Part], counts: np.ndarray, present: tuple[str, ...], assumed: bool) -> list[str]:
     """Flags for reports: lossy data, pixel sums not matching Counts Accumulated, negative values, views."""
     flags = []
     if any(p.lossy for p in parts):
@@ -343,7 +186,7 @@ def _integrity_flags(parts: list[_Part], counts: np.ndarray, present: tuple[str,
     return flags
 
 
-def _counts_by_view(parts: list[_Part], views: list[str]) -> tuple[int | None, ...]:
+def _counts_by_view(parts: list[Part], views: list[str]) -> tuple[int | None, ...]:
     """Counts Accumulated per view present (ANT, POST order); one total when a 2-frame header gives only that."""
     per_frame: list[int | None] = []
     for part in parts:
@@ -353,14 +196,3 @@ def _counts_by_view(parts: list[_Part], views: list[str]) -> tuple[int | None, .
         per_frame += stated if stated is not None else [None] * len(part.views)
     order = sorted(range(len(views)), key=lambda i: VIEWS.index(views[i]))
     return tuple(per_frame[i] for i in order)
-
-
-def _is_1x_equivalent(ds: Dataset) -> bool:
-    image_type = list(ds.get("ImageType") or [])
-    text = str(ds.get("DerivationDescription") or "").lower()
-    return bool(image_type) and image_type[0] == "DERIVED" and ONE_X_EQUIVALENT_PHRASE in text
-
-
-def _text(ds: Dataset, keyword: str) -> str | None:
-    value = ds.get(keyword)
-    return str(value).strip() if value not in (None, "") else None
