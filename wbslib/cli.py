@@ -224,10 +224,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 def cmd_enhance(args: argparse.Namespace) -> int:
     study = _existing(args.study, "Study file or folder")
-    model = _existing(args.model, "Checkpoint")
+    model = _existing(args.model, "Checkpoint") if args.model else None
     from wbslib.enhance.studies import enhance_file, enhance_folder
 
-    options = dict(speed_factor=args.speed_factor, device=args.device, assume_view=args.assume_view)
+    options = dict(
+        speed_factor=args.speed_factor, device=args.device, assume_view=args.assume_view, runtime=args.runtime
+    )
     if not study.is_dir():
         print(enhance_file(study, model, Path(args.out), **options))
         return 0
@@ -293,13 +295,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     enhance = sub.add_parser("enhance", help="enhance a fast whole-body scan, or a folder of them, with a generator")
     enhance.add_argument("study", help="DICOM file of the fast scan, or a folder of such files")
-    enhance.add_argument("--model", required=True, help="generator checkpoint (.pt)")
+    enhance.add_argument(
+        "--model", help="generator checkpoint (.pt); default: the shipped pretrained model for the scan's speed"
+    )
     enhance.add_argument("--out", required=True, type=_new_folder, help="output folder for the enhanced DICOM")
     enhance.add_argument(
-        "--speed-factor", type=_speed_factor, help="speed factor (≥ 1) when the header lacks Scan Velocity"
+        "--speed-factor",
+        "--speed",
+        dest="speed_factor",
+        type=_speed_factor,
+        help="speed factor (≥ 1) when the header lacks Scan Velocity",
     )
     enhance.add_argument("--assume-view", choices=("ANT", "POST"), help="view of one-view files without view code")
     enhance.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    enhance.add_argument(
+        "--runtime",
+        default="auto",
+        help="how the generator runs: auto (the fastest exact runtime on this host, benchmarks/README.md), eager, "
+        "channels_last, compile, onnxruntime or openvino",
+    )
     enhance.add_argument("--show-paths", action="store_true", help="print quarantined files' real paths (local only)")
     enhance.set_defaults(func=cmd_enhance)
     return parser

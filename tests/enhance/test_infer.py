@@ -110,7 +110,7 @@ def test_tiled_inference_matches_whole_views_within_half_a_percent():
     counts = make_counts((2, 256, 128), seed=4, mean=40.0)
     x = torch.from_numpy(counts * np.float32(2.0 / COUNT_SCALE))[:, None]
     whole = rt.forward(model, x, None)[:, 0]
-    tiled = rt.tiled_forward(model, x, None, tile=64, overlap=rt.default_overlap(64, model.arch_kwargs))
+    tiled = rt.tiled_forward(lambda t: rt.forward(model, t, None), x, 64, rt.default_overlap(64, model.arch_kwargs))
     assert np.abs(tiled - whole).max() / np.abs(whole).max() < 0.005
     meta = {"speed_factor": 2.0, "count_scale": COUNT_SCALE, "arch_kwargs": model.arch_kwargs}
     a = enhance_counts(counts, model, meta, device="cpu", precision="fp32")
@@ -127,7 +127,7 @@ def test_memory_budget_switches_to_tiles(monkeypatch):
     monkeypatch.setattr(
         "wbslib.enhance.infer.memory_budget_bytes", lambda device: rt.activation_bytes(1, 128, 128, meta["arch_kwargs"])
     )
-    monkeypatch.setattr("wbslib.enhance.infer.tiled_forward", lambda *a: calls.append(a[3]) or rt.tiled_forward(*a))
+    monkeypatch.setattr("wbslib.enhance.infer.tiled_forward", lambda *a: calls.append(a[2]) or rt.tiled_forward(*a))
     tiled = enhance_counts(counts, model, meta, device="cpu", precision="fp32")
     assert calls == [128]
     assert np.abs(tiled - whole).max() / whole.max() < 0.005

@@ -3,7 +3,8 @@
 Keys (defaults in `DEFAULTS`): `groups` — the image-set groups to build and measure, named as in
 `wbslib.core.groups` ('1x', '2x', '2x-simu', ...); `baselines` — classical methods among
 `wbslib.enhance.baselines.METHODS`; `bm3d_max_studies` — BM3D on at most this many studies (null:
-all); `tile` — inference tile side in pixels (null: whole views when memory allows; ≥ 8).
+all); `tile` — inference tile side in pixels (null: whole views when memory allows; ≥ 8); `runtime` —
+how the generator runs (`wbslib.enhance.engines.RUNTIMES`; 'auto': the fastest exact one on this host).
 """
 
 from __future__ import annotations
@@ -12,8 +13,15 @@ from wbslib.core.errors import ParamsError
 from wbslib.core.groups import PAPER_GROUPS, parse_group
 from wbslib.core.params import section
 from wbslib.enhance.baselines import METHODS
+from wbslib.enhance.engines import RUNTIMES
 
-DEFAULTS = {"groups": list(PAPER_GROUPS), "baselines": list(METHODS), "bm3d_max_studies": None, "tile": None}
+DEFAULTS = {
+    "groups": list(PAPER_GROUPS),
+    "baselines": list(METHODS),
+    "bm3d_max_studies": None,
+    "tile": None,
+    "runtime": "auto",
+}
 MIN_TILE = 8  # pixels
 
 
@@ -47,4 +55,6 @@ def enhance_config(enhance: dict | None) -> dict:
         raise ParamsError(
             f"enhance.tile = {cfg['tile']!r} is not a whole number ≥ {MIN_TILE} px or null (whole views)."
         )
+    if cfg["runtime"] not in RUNTIMES:
+        raise ParamsError(f"enhance.runtime = {cfg['runtime']!r} is not one of {', '.join(RUNTIMES)}.")
     return {**cfg, "groups": [str(g) for g in groups], "baselines": list(baselines)}

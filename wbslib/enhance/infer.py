@@ -34,13 +34,14 @@ from wbslib.core.groups import MODES, is_model
 from wbslib.core.groups import parse_group as core_parse_group
 from wbslib.core.params import resolve_device, run_dir
 from wbslib.core.scan import WholeBodyScan, speed_label
+from wbslib.enhance.background import margin_px, skipping_forward
 from wbslib.enhance.batch import input_jobs, run_batch
 from wbslib.enhance.checkpoint import load_generator
+from wbslib.enhance.engines import Engine, check_runtime
 from wbslib.enhance.runtime import (
     activation_bytes,
     choose_precision,
     default_overlap,
-    forward,
     largest_tile,
     memory_budget_bytes,
     memory_format,
@@ -75,13 +76,18 @@ def enhance_counts(
     tile: int | None = None,
     overlap: int | None = None,
     precision: str = "auto",
+    runtime: str = "auto",
+    skip_background: bool = True,
+    info: dict | None = None,
 ) -> np.ndarray:
     """Enhance one scan's counts (views, rows, cols) acquired at `speed_factor` (default: the checkpoint's).
 
     Returns float32 1x-equivalent counts ≥ 0, NaN where the input view is missing. `tile` forces
     tiles of at most tile × tile px (default: whole views when memory allows); `overlap` in px
-    (default `infer_runtime.default_overlap`); `precision` 'auto' | 'fp32' | 'bf16' | 'fp16'.
-    The model is moved to `device` ('auto' = CUDA when present) in `infer_runtime.memory_format`.
+    (default `runtime.default_overlap`); `precision` 'auto' | 'fp32' | 'bf16' | 'fp16'; `runtime`
+    one of `engines.RUNTIMES` ('auto': the fastest exact one on this host); `skip_background`: run
+    the model on the body's box only (`wbslib.enhance.background`). `info`, if given, receives
+    runtime (the one used), precision and skipped (share of the frame not computed).
     """
     counts = np.asarray(counts, dtype=np.float32)
     if counts.ndim != 3:
@@ -92,23 +98,31 @@ def enhance_counts(
     present = _present_views(counts)
     if not present:
         return out
+    check_runtime(runtime)
     device = resolve_device(device)
     arch = meta.get("arch_kwargs", {})
     fmt = memory_format(device, arch)
     model = model.to(device).eval().to(memory_format=fmt)
     x = torch.from_numpy(counts[present] * np.float32(s / scale))[:, None].to(device)
     dtype = choose_precision(model, x, precision, fmt)
+    engine = Engine(model, runtime, device, dtype)
     rows, cols = counts.shape[1:]
     if tile is None:
         budget = memory_budget_bytes(device)
         if activation_bytes(len(present), rows, cols, arch, 2 if dtype else 4) > budget:
             tile = largest_tile(rows, cols, arch, budget)
-    if tile is None or tile >= max(rows, cols):
-        y = forward(model, x, dtype, fmt)[:, 0]
+    run = engine
+    if tile is not None and tile < max(rows, cols):
+        size, overlap = int(tile), default_overlap(int(tile), arch) if overlap is None else int(overlap)
+        run = lambda t: tiled_forward(engine, t, size, overlap)  # noqa: E731
+    if skip_background:
+        y, skipped = skipping_forward(run, x, margin_px(arch), engine.cache)
     else:
-        overlap = default_overlap(tile, arch) if overlap is None else int(overlap)
-        y = tiled_forward(model, x, dtype, int(tile), overlap, fmt)
+        y, skipped = run(x), 0.0
+        y = y[:, 0] if y.ndim == 4 else y
     out[present] = np.maximum(y * np.float32(scale), 0.0)
+    if info is not None:
+        info.update(runtime=engine.name, precision=str(dtype or torch.float32).replace("torch.", ""), skipped=skipped)
     return out
 
 
@@ -152,13 +166,14 @@ def enhance_scan(
     tile: int | None = None,
     overlap: int | None = None,
     precision: str = "auto",
+    runtime: str = "auto",
 ) -> WholeBodyScan:
     """The enhanced scan: same header facts, counts 1x-equivalent (`derived_1x_equivalent`).
 
     The speed factor comes from the header (`count_equivalent_speed`) unless `speed_factor`
     overrides it (a finite number ≥ 1, else ParamsError); neither → SpeedUnknownError. An
     already enhanced scan → AlreadyEnhancedError. A checkpoint for another speed, or not matching
-    `expect` (e.g. {'mode': 'simu', 'nf': 64}), → CheckpointError.
+    `expect` (e.g. {'mode': 'simu', 'nf': 64}), → CheckpointError. `runtime`: see `enhance_counts`.
     """
     where = scan.source_paths[0] if scan.source_paths else "the scan"
     if scan.derived_1x_equivalent:
@@ -175,7 +190,15 @@ def enhance_scan(
     model, meta = load_model(checkpoint, device, expect)
     check_checkpoint_speed(meta, s, where)
     counts = enhance_counts(
-        scan.counts, model, meta, speed_factor=s, device=device, tile=tile, overlap=overlap, precision=precision
+        scan.counts,
+        model,
+        meta,
+        speed_factor=s,
+        device=device,
+        tile=tile,
+        overlap=overlap,
+        precision=precision,
+        runtime=runtime,
     )
     return replace(scan, counts=counts, derived_1x_equivalent=True, flags=list(scan.flags))
 
@@ -224,6 +247,7 @@ def enhance_manifest(
     device: str = "auto",
     tile: int | None = None,
     precision: str = "auto",
+    runtime: str = "auto",
     input_kind: str = "fast-real",
     progress: bool = True,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -243,7 +267,7 @@ def enhance_manifest(
         method, description = describe_model(meta, sha256_file(checkpoint))
 
         def enhance(scan, model=model, meta=meta, method=method, description=description):
-            out = enhance_scan(scan, (model, meta), device=device, tile=tile, precision=precision)
+            out = enhance_scan(scan, (model, meta), device=device, tile=tile, precision=precision, runtime=runtime)
             return out.counts, method, description
 
         jobs += input_jobs(

@@ -24,7 +24,7 @@ dense blocks' concatenations dominate); it changes no precision.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import psutil
@@ -103,20 +103,15 @@ def forward(
     return y.float().cpu().numpy()
 
 
-def tiled_forward(
-    model: torch.nn.Module,
-    x: torch.Tensor,
-    dtype: torch.dtype | None,
-    tile: int,
-    overlap: int,
-    fmt: torch.memory_format = torch.channels_last,
-) -> np.ndarray:
-    """Model output (n, rows, cols) of (n, 1, rows, cols) `x`, tile by tile, blended (`wbslib.enhance.tiling`)."""
+def tiled_forward(run: Callable[[torch.Tensor], np.ndarray], x: torch.Tensor, tile: int, overlap: int) -> np.ndarray:
+    """Output (n, rows, cols) of `run` (a model behind one call: (n, 1, h, w) tensor → numpy
+    (n, 1, h, w), see `wbslib.enhance.engines`) on (n, 1, rows, cols) `x`, tile by tile, blended
+    (`wbslib.enhance.tiling`)."""
     if tile < 8 or not 0 <= overlap < tile:
         raise ParamsError(f"tile={tile} px with overlap={overlap} px is invalid; use tile ≥ 8 and 0 ≤ overlap < tile.")
     blend = Blender((x.shape[0], *x.shape[2:]))
     for t in plan_tiles(tuple(x.shape[2:]), tile, overlap):
-        blend.add(t, forward(model, x[:, :, t.r0 : t.r1, t.c0 : t.c1], dtype, fmt)[:, 0])
+        blend.add(t, run(x[:, :, t.r0 : t.r1, t.c0 : t.c1])[:, 0])
     return blend.result()
 
 

@@ -1,5 +1,6 @@
-"""`wbs enhance PATH --model CKPT --out DIR`: one study file, or every study file under a folder, through one
-trained generator that is loaded once.
+"""`wbs enhance PATH [--model CKPT] --out DIR`: one study file, or every study file under a folder, through one
+trained generator that is loaded once (without --model: the shipped pretrained generator for each study's
+speed, `wbslib.enhance.pretrained`).
 
 Each file is one acquisition (two views, or one view). Outputs go through `enhance.batch.run_batch` to
 `<out>/<speed>-<mode>/<study_id>-<file_id>.dcm`: the keyed pseudonym of the header's Patient ID and the
@@ -24,6 +25,7 @@ from wbslib.core.fileio import sha256_file, unreadable_input
 from wbslib.core.scan import speed_label
 from wbslib.enhance.batch import QUARANTINE_COLUMNS, Job, run_batch
 from wbslib.enhance.infer import check_checkpoint_speed, describe_model, enhance_scan, load_model
+from wbslib.enhance.pretrained import pretrained_checkpoint
 from wbslib.io.dicom import read_wholebody
 from wbslib.io.manifest.privacy import FileNames
 from wbslib.io.manifest.pseudonym import load_key, pseudonym
@@ -35,19 +37,40 @@ UNKNOWN_STUDY = "unknown"  # study id of a file without Patient ID
 class _Model:
     """The generator loaded once, with what every job needs from it."""
 
-    def __init__(self, checkpoint: str | os.PathLike, device: str):
+    def __init__(self, checkpoint: str | os.PathLike, device: str, runtime: str):
         self.model, self.meta = load_model(checkpoint, device)
         self.sha256 = sha256_file(checkpoint)
         self.method, self.description = describe_model(self.meta, self.sha256)
         self.group = f"{speed_label(self.meta['speed_factor'])}-{self.meta['mode']}"
-        self.device = device
+        self.device, self.runtime = device, runtime
 
     def enhance(self, scan):
-        out = enhance_scan(scan, (self.model, self.meta), device=self.device)
+        out = enhance_scan(scan, (self.model, self.meta), device=self.device, runtime=self.runtime)
         return out.counts, self.method, self.description
 
 
-def _job(root: Path, rel: str, model: _Model, names: FileNames, key: bytes, options: dict) -> Job:
+class _Models:
+    """The generator each study gets: the checkpoint given (checked against the study's speed), or
+    without one the shipped pretrained generator for the study's speed (`wbslib.enhance.pretrained`),
+    each loaded once."""
+
+    def __init__(self, checkpoint: str | os.PathLike | None, device: str, runtime: str = "auto"):
+        self.device, self.runtime = device, runtime
+        self.fixed = _Model(checkpoint, device, runtime) if checkpoint is not None else None
+        self.loaded: dict[Path, _Model] = {}
+        self.group = self.fixed.group if self.fixed else "pretrained"
+
+    def for_speed(self, speed: float, where: str) -> _Model:
+        if self.fixed is not None:
+            check_checkpoint_speed(self.fixed.meta, speed, where)
+            return self.fixed
+        path = pretrained_checkpoint(speed)
+        if path not in self.loaded:
+            self.loaded[path] = _Model(path, self.device, self.runtime)
+        return self.loaded[path]
+
+
+def _job(root: Path, rel: str, models: _Models, names: FileNames, key: bytes, options: dict) -> Job:
     """The job of one study file (read once here for its patient, speed and checksum)."""
     path = root / rel
     try:
@@ -66,7 +89,7 @@ def _job(root: Path, rel: str, model: _Model, names: FileNames, key: bytes, opti
             f"{path} has no Scan Velocity in its header; pass --speed-factor (e.g. 2 for a scan at twice the "
             "standard speed)."
         )
-    check_checkpoint_speed(model.meta, speed, str(path))
+    model = models.for_speed(speed, str(path))
     study = pseudonym(scan.patient_id, key) if scan.patient_id else UNKNOWN_STUDY
     return Job(
         study_id=study,
@@ -88,7 +111,7 @@ def _jobs(
     root: Path,
     files: list[str],
     problems: list,
-    model: _Model,
+    models: _Models,
     key: bytes,
     options: dict,
     *,
@@ -103,7 +126,7 @@ def _jobs(
     jobs, bad = [], list(problems)
     for rel in tqdm(files, desc="read", unit="file", disable=not progress):
         try:
-            jobs.append(_job(root, rel, model, names, key, options))
+            jobs.append(_job(root, rel, models, names, key, options))
         except WbsError as exc:
             if strict:
                 raise
@@ -111,7 +134,7 @@ def _jobs(
     rows = [
         {
             "study_id": "",
-            "group": model.group,
+            "group": models.group,
             "file": names.id(rel),
             "error": type(exc).__name__,
             "sentence": names.redact(str(exc)),
@@ -123,18 +146,20 @@ def _jobs(
 
 def enhance_folder(
     folder: str | os.PathLike,
-    checkpoint: str | os.PathLike,
+    checkpoint: str | os.PathLike | None,
     out_dir: str | os.PathLike,
     *,
     speed_factor: float | None = None,
     assume_view: str | None = None,
     device: str = "auto",
+    runtime: str = "auto",
     progress: bool = True,
     wait: float | None = None,
     key_file: str | os.PathLike | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Enhance every study file under `folder` (walked as `io.manifest.walk.walk_folder` does); returns
     (this run's output rows, quarantine rows) as `run_batch` does, the walk's and reading problems included.
+    `checkpoint` None: each study gets the shipped pretrained generator for its speed.
 
     `quarantine.attrs["paths"]` maps the quarantined file ids to their paths, for the local terminal only.
     """
@@ -142,13 +167,13 @@ def enhance_folder(
     if speed_factor is not None:
         check_speed(speed_factor, "--speed-factor")
     key = load_key(key_file)
-    model = _Model(checkpoint, device)
+    models = _Models(checkpoint, device, runtime)
     files, problems = walk_folder(root)
     ours = Path(out_dir).resolve()  # an output folder inside the input folder is not input
     files = [f for f in files if not (root / f).resolve().is_relative_to(ours)]
     problems = [(f, e) for f, e in problems if not (root / f).absolute().is_relative_to(ours)]
     options = dict(speed_factor=speed_factor, assume_view=assume_view)
-    jobs, rejected, names = _jobs(root, files, problems, model, key, options, strict=False, progress=progress)
+    jobs, rejected, names = _jobs(root, files, problems, models, key, options, strict=False, progress=progress)
     rows, bad = run_batch(jobs, root, out_dir, progress=progress, wait=wait, key_file=key_file, rejected=rejected)
     bad = bad.reindex(columns=list(QUARANTINE_COLUMNS))
     bad.attrs["paths"] = {f: names.paths[f] for f in bad["file"] if f in names.paths}
@@ -157,12 +182,13 @@ def enhance_folder(
 
 def enhance_file(
     path: str | os.PathLike,
-    checkpoint: str | os.PathLike,
+    checkpoint: str | os.PathLike | None,
     out_dir: str | os.PathLike,
     speed_factor: float | None = None,
     device: str = "auto",
     assume_view: str | None = None,
     *,
+    runtime: str = "auto",
     key_file: str | os.PathLike | None = None,
 ) -> Path:
     """Enhance one study file into `<out_dir>/<speed>-<mode>/<study_id>-<file_id>.dcm` (derived NM) and list
@@ -170,14 +196,15 @@ def enhance_file(
 
     `assume_view` ('ANT' or 'POST') names the view of a one-view file without view code. Re-running gives
     the same file (skipped); a different file already at that path → OutputConflictError and nothing is
-    overwritten; any other problem of the file raises its named error.
+    overwritten; any other problem of the file raises its named error. `checkpoint` None: the shipped
+    pretrained generator for the study's speed.
     """
     path = Path(path)
     if speed_factor is not None:
         check_speed(speed_factor, "--speed-factor")
-    model = _Model(checkpoint, device)
+    models = _Models(checkpoint, device, runtime)
     options = dict(speed_factor=speed_factor, assume_view=assume_view)
     key = load_key(key_file)
-    jobs, _, _ = _jobs(path.parent, [path.name], [], model, key, options, strict=True, progress=False)
+    jobs, _, _ = _jobs(path.parent, [path.name], [], models, key, options, strict=True, progress=False)
     run_batch(jobs, path.parent, out_dir, progress=False, strict=True, key_file=key_file)
     return Path(out_dir) / jobs[0].group / f"{jobs[0].output_name}.dcm"
