@@ -1,21 +1,18 @@
-"""Whole-body inference benchmark: one study (ANT + POST, 1024 × 256) through the paper-size generator.
+"""Whole-body inference on CPU: one phantom study (ANT + POST, 1024 × 256, 2x) through the paper-size
+generator, every runtime side by side, and the shipped pretrained model.
 
-    .venv/bin/python benchmarks/bench_infer.py                 # CPU (≈ 3 min on 2 cores), and CUDA if present
-    .venv/bin/python benchmarks/bench_infer.py --skip-cpu      # CUDA only
+    .venv/bin/python benchmarks/bench_infer.py                    # ≈ 15 min on 2 cores (+ CUDA rows on a GPU)
+    .venv/bin/python benchmarks/bench_infer.py --only auto        # a subset of the CPU rows
 
-CPU: eager fp32 (plain NCHW `model(x)`) against the optimised path (`wbslib.enhance.infer.enhance_counts`,
-precision 'auto': channels-last, bf16 only where the CPU has AMX and the counts check passes) and,
-for the record, forced bf16 autocast — each in its own process, so peak RSS is per path. Goals:
-≥ 3 × faster than eager, counts within 1 %, peak RSS ≤ 4 GiB. CUDA: ms per study (goal ≤ 30 ms on an
-H100) for fp32 and bf16 autocast (channels-last), studies/s with a batch of studies, tiled vs
-whole-view agreement of the paper-size model, and optionally bf16 + torch.compile.
-Peak memory: the process's peak RSS on CPU, peak allocated GPU memory on CUDA.
-Counts: total and per-region (body, spine, bladder, soft tissue) sums of the enhanced 1x-equivalent
-counts against eager fp32, in %. No trained weights ship with the project: on CPU the generator
-keeps seeded random weights (speed does not depend on them; a random network's near-cancelling
-output makes its count agreement a pessimistic bound), on CUDA it is first trained for
-`--train-steps` steps to denoise the test body, so its output carries the image as a trained
-model's does. Input: a seeded Poisson draw of a simple body (2x scan, ≈ 0.75 M counts in the anterior view).
+Weights: a paper-size generator (nf 64, nb 9, gc 32) trained `--train-steps` Adam steps (L1, 48-px
+patches) to denoise phantom 2x scans, cached under runs/bench/ — random weights output a
+near-constant, which makes every counts comparison meaningless. Each row runs in its own spawned
+process (peak RSS per row) and reports seconds per study (best of `--repeats` after one warm-up
+call; the warm-up's seconds are `setup s`: graph export and compilation), the speed-up against
+whole-frame eager fp32 measured in the same run, the largest pixel difference relative to the
+reference's maximum, and the total and body counts against it. `auto + skip` is what
+`wbs enhance` does (`wbslib.enhance.engines`, `wbslib.enhance.background`). The host's facts head
+the table (`wbslib.enhance.hostinfo`). CUDA rows: benchmarks/bench_infer_cuda.py.
 """
 
 from __future__ import annotations
@@ -24,259 +21,200 @@ import argparse
 import multiprocessing as mp
 import resource
 import time
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
-from scipy import ndimage
 
+from wbslib.core.masks import body_mask
+from wbslib.core.repro import rng
+from wbslib.enhance.background import support_box
+from wbslib.enhance.engines import installed
+from wbslib.enhance.hostinfo import host_line
 from wbslib.enhance.infer import enhance_counts
 from wbslib.enhance.models import RRDBNet
-from wbslib.enhance.runtime import forward
+from wbslib.phantom.acquisition import acquire
+from wbslib.phantom.body import make_phantom
 
 PAPER = dict(in_ch=1, out_ch=1, nf=64, nb=9, gc=32)
 SPEED, SCALE = 2.0, 50.0
+META = {"speed_factor": SPEED, "count_scale": SCALE, "arch_kwargs": PAPER}
+CACHE = Path("runs/bench")
+ROWS = {  # row name: (runtime, skip the background)
+    "eager fp32": ("eager", False),
+    "channels_last": ("channels_last", False),
+    "torch.compile": ("compile", False),
+    "onnxruntime": ("onnxruntime", False),
+    "openvino": ("openvino", False),
+    "openvino + skip": ("openvino", True),
+    "auto + skip": ("auto", True),
+}
 
 
-def body(rows: int = 1024, cols: int = 256) -> tuple[np.ndarray, dict]:
-    """(expected 2x counts (2, rows, cols), region masks) of a simple body: soft tissue, spine, bladder."""
-    r, c = np.mgrid[0:rows, 0:cols] / np.array([rows, cols])[:, None, None]
-    body = ((r - 0.5) / 0.45) ** 2 + ((c - 0.5) / 0.3) ** 2 < 1
-    spine = body & (np.abs(c - 0.5) < 0.03) & (r > 0.12) & (r < 0.5)
-    bladder = ((r - 0.56) / 0.025) ** 2 + ((c - 0.5) / 0.07) ** 2 < 1
-    expected = np.where(body, 4.0, 0.0) + np.where(spine, 30.0, 0.0) + np.where(bladder, 90.0, 0.0)
-    masks = {"body": body, "spine": spine, "bladder": bladder, "soft tissue": body & ~spine & ~bladder}
-    return ndimage.gaussian_filter(np.stack([expected, 0.8 * expected]), (0, 1.5, 1.5)), masks
+def phantom_study(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(expected 1x counts, raw 2x counts) of one phantom patient, 2 × 1024 × 256."""
+    person = {"sex": "F", "age": 62.0, "height_cm": 168.0, "bmi": 24.0, "metastatic": True}
+    expected = make_phantom(f"BENCH{seed}", person, rng(seed, "bench")).render().image
+    return expected, acquire(expected / SPEED, rng(seed, "bench-scan")).astype(np.float32)
 
 
-def study(seed: int = 0) -> tuple[np.ndarray, dict]:
-    """(raw 2x counts: a seeded Poisson draw of `body()`, region masks)."""
-    expected, masks = body()
-    return np.random.default_rng(seed).poisson(expected).astype(np.float32), masks
-
-
-def briefly_trained(net: RRDBNet, steps: int, device: str, patch: int = 128, batch: int = 8) -> RRDBNet:
-    """Train `net` for `steps` Adam steps (L1) from seeded Poisson draws of `body()` to its expectation,
-    so its output carries the image as a trained model's does (for meaningful count comparisons)."""
-    expected, _ = body()
-    target = torch.from_numpy(expected * SPEED / SCALE).float()[:, None].to(device)
-    gen = np.random.default_rng(1)
-    optimiser = torch.optim.Adam(net.parameters(), lr=2e-4)
-    net.train()
-    for _ in range(steps):
-        noisy = torch.from_numpy(gen.poisson(expected).astype(np.float32) * SPEED / SCALE)[:, None].to(device)
-        r = gen.integers(0, expected.shape[1] - patch, batch // 2)
-        c = gen.integers(0, expected.shape[2] - patch, batch // 2)
-        xs = torch.cat([noisy[:, :, a : a + patch, b : b + patch] for a, b in zip(r, c)])
-        ys = torch.cat([target[:, :, a : a + patch, b : b + patch] for a, b in zip(r, c)])
-        with torch.autocast(device.split(":")[0], dtype=torch.bfloat16, enabled=device.startswith("cuda")):
-            loss = (net(xs).float() - ys).abs().mean()
+def trained_paper_model(steps: int) -> RRDBNet:
+    """The paper-size generator after `steps` L1 steps on phantom 2x patches (cached)."""
+    path = CACHE / f"paper-size-{steps}.pt"
+    torch.manual_seed(0)
+    net = RRDBNet(**PAPER)
+    if path.is_file():
+        net.load_state_dict(torch.load(path, weights_only=True))
+        return net.eval()
+    gen, optimiser = np.random.default_rng(1), torch.optim.Adam(net.parameters(), lr=2e-4)
+    studies = [phantom_study(seed) for seed in range(4)]
+    for step in range(steps):
+        expected, _ = studies[step % len(studies)]
+        noisy = acquire(expected / SPEED, np.random.default_rng(step)) * SPEED / SCALE
+        r, c = gen.integers(80, 800, 4), gen.integers(16, 256 - 64, 4)
+        xs = np.stack([noisy[0, a : a + 48, b : b + 48] for a, b in zip(r, c)])[:, None]
+        ys = np.stack([expected[0, a : a + 48, b : b + 48] / SCALE for a, b in zip(r, c)])[:, None]
+        loss = (net(torch.from_numpy(xs).float()) - torch.from_numpy(ys).float()).abs().mean()
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
+    CACHE.mkdir(parents=True, exist_ok=True)
+    torch.save(net.state_dict(), path)
     return net.eval()
 
 
-def model(seed: int = 0) -> RRDBNet:
-    torch.manual_seed(seed)
-    return RRDBNet(**PAPER).eval()
+def effective_radius(net: RRDBNet, counts: np.ndarray, side: int = 161, share: float = 0.999) -> int:
+    """Smallest r (px) such that `share` of |∂ output(centre) / ∂ input| lies within r of the centre,
+    on a side × side patch of the study's anterior view around its brightest row (model scale)."""
+    row = int(np.clip(np.argmax(counts[0].sum(axis=1)), side // 2, counts.shape[1] - side // 2 - 1))
+    col = counts.shape[2] // 2
+    patch = counts[0, row - side // 2 : row + side // 2 + 1, col - side // 2 : col + side // 2 + 1]
+    x = torch.from_numpy(patch * np.float32(SPEED / SCALE))[None, None].requires_grad_(True)
+    net(x)[0, 0, side // 2, side // 2].backward()
+    g = x.grad[0, 0].abs().numpy()
+    yy, xx = np.mgrid[:side, :side] - side // 2
+    distance = np.maximum(np.abs(yy), np.abs(xx))
+    cumulative = np.cumsum(np.bincount(distance.ravel(), g.ravel()))
+    return int(np.searchsorted(cumulative, share * cumulative[-1]))
 
 
-def _cpu_path(name: str, threads: int, queue: mp.Queue) -> None:
-    """Run one CPU path in this (child) process; put (name, seconds, output, peak RSS bytes)."""
+def _row(name: str, steps: int, repeats: int, threads: int, queue: mp.Queue) -> None:
+    """Run one row in this (child) process; put (name, setup s, best s, output, peak RSS bytes, skipped)."""
     torch.set_num_threads(threads)
-    counts, _ = study()
-    net = model()
-    meta = {"speed_factor": SPEED, "count_scale": SCALE, "arch_kwargs": PAPER}
+    _, counts = phantom_study()
+    runtime, skip = ROWS[name]
+    net, info = trained_paper_model(steps), {}
+
+    def once() -> np.ndarray:
+        if name == "eager fp32":  # the plain reference: one NCHW forward, no engine
+            with torch.inference_mode():
+                y = net(torch.from_numpy(counts * np.float32(SPEED / SCALE))[:, None]).numpy()[:, 0]
+            return np.maximum(y * SCALE, 0.0)
+        return enhance_counts(counts, net, META, device="cpu", runtime=runtime, skip_background=skip, info=info)
+
     start = time.perf_counter()
-    if name == "eager fp32":
-        with torch.inference_mode():
-            y = net(torch.from_numpy(counts * np.float32(SPEED / SCALE))[:, None]).numpy()[:, 0]
-        out = np.maximum(y * SCALE, 0.0)
-    else:
-        out = enhance_counts(
-            counts, net, meta, device="cpu", precision="auto" if name == "optimised (auto)" else "bf16"
-        )
-    seconds = time.perf_counter() - start
-    queue.put((name, seconds, out, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024))
-
-
-def counts_vs(reference: np.ndarray, other: np.ndarray, masks: dict) -> tuple[float, float]:
-    """(total counts difference %, largest region difference %) of `other` against `reference`."""
-    total = 100 * (other.sum() / reference.sum() - 1)
-    regions = [100 * abs(other[:, m].sum() / reference[:, m].sum() - 1) for m in masks.values()]
-    return float(total), float(max(regions))
-
-
-def run_cpu(threads: int, paths: list[str]) -> list[dict]:
-    ctx = mp.get_context("spawn")
-    results, rows = {}, []
-    for name in paths:
-        queue = ctx.Queue()
-        proc = ctx.Process(target=_cpu_path, args=(name, threads, queue))
-        proc.start()
-        got = queue.get()
-        proc.join()
-        results[name] = got
-    _, masks = study()
-    ref_name = paths[0]
-    ref_s, ref_out = results[ref_name][1], results[ref_name][2]
-    for name in paths:
-        _, seconds, out, rss = results[name]
-        total, region = counts_vs(ref_out, out, masks)
-        rows.append(
-            {
-                "device": f"cpu ({threads} threads)",
-                "path": name,
-                "ms/study": 1000 * seconds,
-                "speed-up": ref_s / seconds,
-                "total Δ%": total,
-                "max region Δ%": region,
-                "peak mem GiB": rss / 2**30,
-            }
-        )
-    return rows
-
-
-def _time_cuda(fn, repeats: int) -> float:
-    for _ in range(3):
-        fn()
-    torch.cuda.synchronize()
-    times = []
+    out = once()
+    setup, best = time.perf_counter() - start, np.inf
     for _ in range(repeats):
         start = time.perf_counter()
-        fn()
-        torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
+        once()
+        best = min(best, time.perf_counter() - start)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    queue.put((name, setup, best, out, rss, info.get("skipped", 0.0), info.get("runtime", "eager")))
 
 
-def _cuda_row(
-    name: str,
-    seconds: float,
-    eager: float,
-    ref: np.ndarray | None,
-    out: np.ndarray | None,
-    masks: dict,
-    studies: int = 1,
-) -> dict:
-    total, region = counts_vs(ref, out, masks) if out is not None else (np.nan, np.nan)
-    row = {
-        "device": torch.cuda.get_device_name(0),
-        "path": name,
-        "ms/study": 1000 * seconds / studies,
-        "speed-up": eager * studies / seconds,
-        "total Δ%": total,
-        "max region Δ%": region,
-        "peak mem GiB": torch.cuda.max_memory_allocated() / 2**30,
-        "studies/s": studies / seconds,
-    }
-    print(row, flush=True)
-    torch.cuda.reset_peak_memory_stats()
-    return row
-
-
-def run_cuda(batch: int, repeats: int, compile_model: bool, train_steps: int) -> list[dict]:
-    """Eager fp32, bf16 autocast (channels-last), enhance_counts end to end, a batch, tiles, torch.compile."""
-    counts, masks = study()
-    start = time.perf_counter()
-    net = briefly_trained(model().cuda(), train_steps, "cuda")
-    print({"trained steps": train_steps, "seconds": time.perf_counter() - start}, flush=True)
-    x = torch.from_numpy(counts * np.float32(SPEED / SCALE))[:, None].cuda()
-    meta = {"speed_factor": SPEED, "count_scale": SCALE, "arch_kwargs": PAPER}
-
-    def eager_fp32():
-        with torch.inference_mode():
-            return net(x)
-
-    ref = np.maximum(eager_fp32().float().cpu().numpy()[:, 0] * SCALE, 0.0)
-    torch.cuda.reset_peak_memory_stats()
-    eager = _time_cuda(eager_fp32, repeats)
-    rows = [_cuda_row("eager fp32 (TF32 convs)", eager, eager, ref, ref, masks)]
-    net = net.to(memory_format=torch.channels_last)
-    bf16 = np.maximum(forward(net, x, torch.bfloat16)[:, 0] * SCALE, 0.0)
-    rows.append(
-        _cuda_row(
-            "bf16 autocast, channels-last",
-            _time_cuda(lambda: forward(net, x, torch.bfloat16), repeats),
-            eager,
-            ref,
-            bf16,
-            masks,
-        )
-    )
-    auto = enhance_counts(counts, net, meta, device="cuda")
-    rows.append(
-        _cuda_row(
-            "enhance_counts (auto, with copies)",
-            _time_cuda(lambda: enhance_counts(counts, net, meta, device="cuda"), repeats),
-            eager,
-            ref,
-            auto,
-            masks,
-        )
-    )
-    xb = x.repeat(batch, 1, 1, 1)
-    rows.append(
-        _cuda_row(
-            f"bf16 batch of {batch} studies",
-            _time_cuda(lambda: forward(net, xb, torch.bfloat16), max(3, repeats // 4)),
-            eager,
-            None,
-            None,
-            masks,
-            batch,
-        )
-    )
-    for tile in (256, 512):
-        tiled = enhance_counts(counts, net, meta, device="cuda", tile=tile)
-        print(
-            {"tile": tile, "max|tiled-whole|/max(whole) %": 100 * float(np.abs(tiled - auto).max() / auto.max())},
-            flush=True,
-        )
-    if compile_model:
-        start = time.perf_counter()
-        compiled = torch.compile(net)
-        out = np.maximum(forward(compiled, x, torch.bfloat16)[:, 0] * SCALE, 0.0)
-        print({"torch.compile seconds": time.perf_counter() - start}, flush=True)
+def run_rows(names: list[str], steps: int, repeats: int, threads: int) -> pd.DataFrame:
+    ctx, results = mp.get_context("spawn"), {}
+    trained_paper_model(steps)  # train (or load) once, before the rows
+    for name in names:
+        queue = ctx.Queue()
+        proc = ctx.Process(target=_row, args=(name, steps, repeats, threads, queue))
+        proc.start()
+        results[name] = queue.get()
+        proc.join()
+        print(f"{name}: {results[name][2]:.1f} s/study", flush=True)
+    expected, counts = phantom_study()
+    body = np.stack([body_mask(v) for v in counts])
+    ref = results.get("eager fp32", next(iter(results.values())))
+    rows = []
+    for name, setup, best, out, rss, skipped, used in results.values():
         rows.append(
-            _cuda_row(
-                "bf16 + torch.compile",
-                _time_cuda(lambda: forward(compiled, x, torch.bfloat16), repeats),
-                eager,
-                ref,
-                out,
-                masks,
-            )
+            {
+                "path": name,
+                "runtime": used,
+                "setup s": setup - best,
+                "s/study": best,
+                "speed-up": ref[2] / best,
+                "max |Δpixel| / max": float(np.abs(out - ref[3]).max() / ref[3].max()),
+                "total Δ%": 100 * float(out.sum() / ref[3].sum() - 1),
+                "body Δ%": 100 * float(out[body].sum() / ref[3][body].sum() - 1),
+                "skipped %": 100 * skipped,
+                "peak GiB": rss / 2**30,
+            }
         )
-    return rows
+    return pd.DataFrame(rows)
+
+
+def shipped_model_row(repeats: int) -> dict:
+    """Seconds per study (auto + skip) and multiply-adds per pixel of the shipped 2x model."""
+    from wbslib.enhance.checkpoint import load_generator
+    from wbslib.enhance.pretrained import pretrained_checkpoint
+
+    net, meta = load_generator(pretrained_checkpoint(SPEED))
+    _, counts = phantom_study()
+    info, times = {}, []
+    for _ in range(repeats + 1):
+        start = time.perf_counter()
+        enhance_counts(counts, net, meta, device="cpu", info=info)
+        times.append(time.perf_counter() - start)
+    return {"model": "shipped split-2x", **meta["arch_kwargs"], "MAC/pixel": macs_per_pixel(net), "s/study": min(times),
+            "runtime": info["runtime"], "skipped %": 100 * info["skipped"]}  # fmt: skip
+
+
+def macs_per_pixel(net: RRDBNet, side: int = 64) -> float:
+    """Multiply-adds per output pixel of the generator's convolutions (counted with forward hooks)."""
+    total = []
+
+    def hook(module, _, output):
+        k = module.kernel_size[0] * module.kernel_size[1]
+        total.append(output.numel() * module.in_channels // module.groups * k)
+
+    handles = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+    with torch.inference_mode():
+        net(torch.zeros(1, 1, side, side))
+    for h in handles:
+        h.remove()
+    return sum(total) / side**2
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--train-steps", type=int, default=150)
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--only", nargs="*", choices=list(ROWS), help="rows to run (default: all installed)")
     parser.add_argument("--skip-cpu", action="store_true")
-    parser.add_argument("--no-bf16-cpu", action="store_true", help="skip the forced-bf16 CPU line (saves ≈ 1 min)")
-    parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--compile", action="store_true", help="add a bf16 + torch.compile line on CUDA")
-    parser.add_argument(
-        "--train-steps",
-        type=int,
-        default=300,
-        help="on CUDA, train the generator this many steps first (0: random weights)",
-    )
     args = parser.parse_args()
-    rows = []
+    print(host_line())
     if not args.skip_cpu:
-        paths = ["eager fp32", "optimised (auto)"] + ([] if args.no_bf16_cpu else ["bf16 autocast (forced)"])
-        rows += run_cpu(args.threads, paths)
+        names = [n for n in (args.only or ROWS) if installed(ROWS[n][0])]
+        names = ["eager fp32", *[n for n in names if n != "eager fp32"]]
+        table = run_rows(names, args.train_steps, args.repeats, args.threads)
+        net, (_, counts) = trained_paper_model(args.train_steps), phantom_study()
+        box = support_box(counts, 32)
+        print(f"paper-size RRDBNet {PAPER} ({macs_per_pixel(net) / 1e6:.2f} M MAC/pixel), trained "
+              f"{args.train_steps} steps; one phantom study 2 × 1024 × 256 at {SPEED:g}x; body box {box}")  # fmt: skip
+        print(f"effective receptive radius (99.9 % of the gradient): {effective_radius(net, counts)} px")
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+        try:
+            print(pd.DataFrame([shipped_model_row(3)]).to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+        except Exception as exc:  # no shipped model in this checkout: say so, keep the table
+            print(f"shipped model: not measured ({type(exc).__name__}: {exc})")
     if torch.cuda.is_available():
-        rows += run_cuda(args.batch, args.repeats, args.compile, args.train_steps)
-    import pandas as pd
+        from bench_infer_cuda import run_cuda
 
-    table = pd.DataFrame(rows)
-    print(f"paper-size RRDBNet {PAPER}, one study = 2 views × 1024 × 256, {SPEED:g}x input")
-    print(table.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+        print(run_cuda().to_string(index=False, float_format=lambda v: f"{v:.3g}"))
 
 
 if __name__ == "__main__":
