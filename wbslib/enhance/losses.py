@@ -41,7 +41,7 @@ from torch import nn
 
 from wbslib.core.errors import MissingWeightsError, ParamsError
 
-DEFAULT_WEIGHTS = {"perceptual": 1.0, "l1": 0.005, "bce": 0.01, "gan": 0.001}  # w_p, λ, η, γ
+DEFAULT_WEIGHTS = {"perceptual": 1.0, "l1": 0.005, "bce": 0.01, "gan": 0.001, "l2": 0.0}  # w_p, λ, η, γ; L2 not in the paper
 PERCEPTUAL_CHOICES = ("vgg19", "feature_matching", "none")
 PERCEPTUAL_REQUESTS = (*PERCEPTUAL_CHOICES, "auto")
 GAN_KINDS = ("vanilla", "relativistic")
@@ -67,6 +67,13 @@ def fill_masked(output: torch.Tensor, target: torch.Tensor, mask: torch.Tensor |
 def l1_loss(output: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
     """Mean absolute difference over unmasked pixels, in model units."""
     return _masked_mean((output.float() - target.float()).abs(), mask)
+
+
+def l2_loss(output: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean squared difference over unmasked pixels, in model units² (its optimum is the target's
+    conditional mean: unbiased on split-mode targets, with no ceiling — BCE clips at its ceiling, so a
+    bladder above the count scale cannot be learned with BCE alone)."""
+    return _masked_mean((output.float() - target.float()) ** 2, mask)
 
 
 def bce_loss(
@@ -187,8 +194,8 @@ class PerceptualLoss(nn.Module):
 class GeneratorLoss(nn.Module):
     """L = w_p·Lp + λ·L1 + η·L_BCE + γ·L_GAN; `forward` returns (total, detached terms for logging).
 
-    `weights` maps 'l1' (λ), 'bce' (η), 'gan' (γ) and optionally 'perceptual' (w_p) to numbers;
-    missing keys take the paper's values (λ 0.005, η 0.01, γ 0.001, w_p 1). `perceptual` is one of
+    `weights` maps 'l1' (λ), 'bce' (η), 'gan' (γ) and optionally 'perceptual' (w_p) and 'l2' to
+    numbers; missing keys take the paper's values (λ 0.005, η 0.01, γ 0.001, w_p 1; L2 0, not in the paper). `perceptual` is one of
     `PERCEPTUAL_REQUESTS` ('auto' resolved here, see `resolve_perceptual`; `self.perceptual` is the
     term used).
     """
@@ -246,7 +253,8 @@ class GeneratorLoss(nn.Module):
             "feature_matching": f"{w['perceptual']:g}·Lp(discriminator feature matching)",
             "none": "perceptual term off (perceptual: none)",
         }[self.perceptual]
-        return f"{lp} + {w['l1']:g}·L1 + {w['bce']:g}·BCE + {w['gan']:g}·GAN({self.gan_loss})"
+        l2 = f" + {w['l2']:g}·L2" if w["l2"] else ""
+        return f"{lp} + {w['l1']:g}·L1{l2} + {w['bce']:g}·BCE + {w['gan']:g}·GAN({self.gan_loss})"
 
     def forward(
         self,
@@ -262,6 +270,9 @@ class GeneratorLoss(nn.Module):
         w = self.weights
         terms = {"l1": l1_loss(output, target, mask), "bce": bce_loss(output, target, self.ceiling, mask)}
         total = w["l1"] * terms["l1"] + w["bce"] * terms["bce"]
+        if w["l2"]:
+            terms["l2"] = l2_loss(output, target, mask)
+            total = total + w["l2"] * terms["l2"]
         if self.perceptual_loss is not None:
             terms["perceptual"] = self.perceptual_loss(output, target, mask)
         elif self.feature_matching and features is not None:

@@ -13,7 +13,6 @@ and writes it here:
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 from wbslib.core.errors import CheckpointError
@@ -73,9 +72,3 @@ def publish(checkpoint: str | os.PathLike) -> Path:
     sums = {**checksums(), path.name: sha256_file(path)}
     write_text("".join(f"{sha}  {name}\n" for name, sha in sorted(sums.items())), SUMS)
     return path
-
-
-if __name__ == "__main__":
-    for arg in sys.argv[1:]:
-        out = publish(arg)
-        print(f"{out}: {out.stat().st_size / 1e6:.2f} MB, sha256 {sha256_file(out)}")

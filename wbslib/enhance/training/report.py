@@ -29,7 +29,7 @@ from wbslib.enhance.training.validation import (
 )
 from wbslib.io.manifest.schema import read_manifest
 
-LOSS_TERMS = ("g_total", "l1", "bce", "perceptual", "gan", "d_total")
+LOSS_TERMS = ("g_total", "l1", "l2", "bce", "perceptual", "gan", "d_total")
 
 
 def perceptual_banner(train: dict) -> str:
