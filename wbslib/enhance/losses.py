@@ -41,7 +41,8 @@ from torch import nn
 
 from wbslib.core.errors import MissingWeightsError, ParamsError
 
-DEFAULT_WEIGHTS = {"perceptual": 1.0, "l1": 0.005, "bce": 0.01, "gan": 0.001, "l2": 0.0}  # w_p, λ, η, γ; L2 not in the paper
+# w_p, λ, η, γ of the paper; L2 (not in the paper) off
+DEFAULT_WEIGHTS = {"perceptual": 1.0, "l1": 0.005, "bce": 0.01, "gan": 0.001, "l2": 0.0}
 PERCEPTUAL_CHOICES = ("vgg19", "feature_matching", "none")
 PERCEPTUAL_REQUESTS = (*PERCEPTUAL_CHOICES, "auto")
 GAN_KINDS = ("vanilla", "relativistic")
@@ -195,7 +196,8 @@ class GeneratorLoss(nn.Module):
     """L = w_p·Lp + λ·L1 + η·L_BCE + γ·L_GAN; `forward` returns (total, detached terms for logging).
 
     `weights` maps 'l1' (λ), 'bce' (η), 'gan' (γ) and optionally 'perceptual' (w_p) and 'l2' to
-    numbers; missing keys take the paper's values (λ 0.005, η 0.01, γ 0.001, w_p 1; L2 0, not in the paper). `perceptual` is one of
+    numbers; missing keys take the paper's values (λ 0.005, η 0.01, γ 0.001, w_p 1; L2 0, not in the
+    paper). `perceptual` is one of
     `PERCEPTUAL_REQUESTS` ('auto' resolved here, see `resolve_perceptual`; `self.perceptual` is the
     term used).
     """
