@@ -122,9 +122,9 @@ def test_generator_loss_applies_weights_exactly_without_perceptual():
 
 def test_paper_defaults_and_report_strings():
     crit = L.GeneratorLoss(perceptual="none")
-    assert crit.weights == {"perceptual": 1.0, "l1": 0.005, "bce": 0.01, "gan": 0.001}
+    assert crit.weights == {"perceptual": 1.0, "l1": 0.005, "bce": 0.01, "gan": 0.001, "l2": 0.0}
     assert not crit.perceptual_enabled
-    assert crit.term_weights() == {"perceptual": 0.0, "l1": 0.005, "bce": 0.01, "gan": 0.001}
+    assert crit.term_weights() == {"perceptual": 0.0, "l1": 0.005, "bce": 0.01, "gan": 0.001, "l2": 0.0}
     assert crit.describe() == "perceptual term off (perceptual: none) + 0.005·L1 + 0.01·BCE + 0.001·GAN(vanilla)"
     assert L.DiscriminatorLoss("relativistic")(torch.ones(2), torch.ones(2)).item() == pytest.approx(math.log(2))
 
@@ -133,7 +133,7 @@ def test_paper_defaults_and_report_strings():
     "kwargs,match",
     [
         (dict(perceptual="vgg16"), "perceptual='vgg16'"),
-        (dict(weights={"l2": 1.0}), "unknown"),
+        (dict(weights={"l3": 1.0}), "unknown"),
         (dict(weights={"l1": -1.0}), "l1=-1.0"),
         (dict(gan_loss="hinge"), "hinge"),
         (dict(ceiling=0), "ceiling"),
@@ -227,3 +227,15 @@ def test_gan_steps_are_deterministic_on_cuda(fake_torch_home, monkeypatch):
         torch.backends.cudnn.benchmark = before[1]
     assert all(torch.isfinite(p).all() for p in a)
     assert all(torch.equal(p, q) for p, q in zip(a, b))
+
+
+def test_l2_term_is_the_masked_mean_square_and_off_by_default():
+    out, target = torch.tensor([[[[1.0, 2.0], [3.0, 0.0]]]]), torch.zeros(1, 1, 2, 2)
+    assert float(L.l2_loss(out, target)) == pytest.approx((1 + 4 + 9 + 0) / 4)
+    keep = torch.tensor([[[[True, True], [False, True]]]])
+    assert float(L.l2_loss(out, target, keep)) == pytest.approx((1 + 4 + 0) / 3)
+    plain = L.GeneratorLoss(perceptual="none")
+    assert "L2" not in plain.describe() and "l2" not in plain(out, target)[1]
+    with_l2 = L.GeneratorLoss(perceptual="none", weights={"l1": 0.0, "bce": 0.0, "l2": 1.0})
+    total, terms = with_l2(out, target)
+    assert "1·L2" in with_l2.describe() and float(total) == pytest.approx(3.5) and float(terms["l2"]) == 3.5
