@@ -92,7 +92,7 @@ def test_outputs_follow_the_architecture(cohort, uninterrupted):
     final = uninterrupted / "checkpoints" / "simu-2x.pt"
     model, meta = load_generator(final, expect={"mode": "simu", "speed_factor": 2.0, "nf": 8, "nb": 1})
     assert meta["step"] == 6 and meta["perceptual"] == "none" and meta["patch_size"] == 32
-    assert meta["loss_weights"] == {"perceptual": 0.0, "l1": 0.005, "bce": 0.01, "gan": 0.001}
+    assert meta["loss_weights"] == {"perceptual": 0.0, "l1": 0.005, "bce": 0.01, "gan": 0.001, "l2": 0.0}
     assert meta["count_scale"] > 0 and json.loads(meta["config"])["seed"] == 3
     state = load_checkpoint(final)
     for key in ("discriminator", "opt_g", "opt_d", "scaler", "rng", "epoch", "batch_index"):
