@@ -79,3 +79,9 @@ def test_skipping_the_background_keeps_the_body_with_a_trained_model(phantom_2x)
         # outside the body the skipped rows hold the zero-input response; the whole-frame output there
         # carries the zero-padding response of the frame's edges (≤ 2 % of the maximum, measured)
         assert np.abs(fast[v] - whole[v]).max() <= 0.02 * whole[v].max()
+
+
+def test_an_unknown_runtime_stops_before_any_work(tmp_path, capsys):
+    scan = write_scan(tmp_path / "in", "wb.dcm", speed_factor=2.0)
+    assert main(["enhance", str(scan), "--out", str(tmp_path / "out"), "--runtime", "tensorrt"]) == 2
+    assert "runtime 'tensorrt' is not one of" in capsys.readouterr().err and not (tmp_path / "out").exists()

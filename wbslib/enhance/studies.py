@@ -24,6 +24,7 @@ from wbslib.core.errors import AlreadyEnhancedError, SpeedUnknownError, WbsError
 from wbslib.core.fileio import sha256_file, unreadable_input
 from wbslib.core.scan import speed_label
 from wbslib.enhance.batch import QUARANTINE_COLUMNS, Job, run_batch
+from wbslib.enhance.engines import check_runtime
 from wbslib.enhance.infer import check_checkpoint_speed, describe_model, enhance_scan, load_model
 from wbslib.enhance.pretrained import pretrained_checkpoint
 from wbslib.io.dicom import read_wholebody
@@ -55,7 +56,7 @@ class _Models:
     each loaded once."""
 
     def __init__(self, checkpoint: str | os.PathLike | None, device: str, runtime: str = "auto"):
-        self.device, self.runtime = device, runtime
+        self.device, self.runtime = device, check_runtime(runtime)
         self.fixed = _Model(checkpoint, device, runtime) if checkpoint is not None else None
         self.loaded: dict[Path, _Model] = {}
         self.group = self.fixed.group if self.fixed else "pretrained"
