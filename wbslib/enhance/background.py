@@ -76,11 +76,12 @@ def skipping_forward(
     r0, r1, c0, c1 = box
     skipped = 1.0 - (r1 - r0) * (c1 - c0) / (rows * cols)
     if skipped < MIN_SAVING:
-        return _views(run(x)), 0.0
+        return as_views(run(x)), 0.0
     out = np.full((n, rows, cols), zero_response(run, margin, cache), np.float32)
-    out[:, r0:r1, c0:c1] = _views(run(x[:, :, r0:r1, c0:c1]))
+    out[:, r0:r1, c0:c1] = as_views(run(x[:, :, r0:r1, c0:c1]))
     return out, skipped
 
 
-def _views(y: np.ndarray) -> np.ndarray:
+def as_views(y: np.ndarray) -> np.ndarray:
+    """(n, rows, cols) from a model output (n, 1, rows, cols) or an already blended (n, rows, cols)."""
     return y[:, 0] if y.ndim == 4 else y

@@ -10,9 +10,10 @@ and columns, ONNX opset 17) with as many threads as torch has.
 'auto' (`auto_runtime`) is decided from the host's facts (`wbslib.enhance.hostinfo`) and what is
 installed, following the measured table: on a CUDA device, channels-last torch; on a CPU with AMX,
 channels-last torch (bf16 autocast is faster there); otherwise ONNX Runtime when installed
-(`pip install .[cpu-fast]`, never required), else channels-last torch for models at least
-`CHANNELS_LAST_MIN_NF` wide, else eager. OpenVINO (same extra) is as fast as ONNX Runtime within a
-few per cent here but is never picked by 'auto': in a process that has forked DataLoader workers
+(`pip install .[cpu-fast]`, never required), else channels-last torch where `runtime.memory_format`
+picks that layout (models at least `CHANNELS_LAST_MIN_NF` wide), else eager. OpenVINO (same extra)
+is as fast as ONNX Runtime within a few per cent here but is never picked by 'auto': in a process
+that has forked DataLoader workers
 before, it crashed the interpreter (SIGSEGV, OpenVINO 2026.4 on this project's test suite), so it
 runs only when asked for. torch.compile is offered for measurement only: its first call per shape
 compiles for minutes on 2 cores.
@@ -32,7 +33,7 @@ import torch
 
 from wbslib.core.errors import ParamsError
 from wbslib.enhance.hostinfo import host_facts
-from wbslib.enhance.runtime import CHANNELS_LAST_MIN_NF, forward
+from wbslib.enhance.runtime import forward, memory_format
 
 RUNTIMES = ("auto", "eager", "channels_last", "compile", "onnxruntime", "openvino")
 OPTIONAL = ("onnxruntime", "openvino")  # the extra `cpu-fast`
@@ -54,9 +55,8 @@ def check_runtime(runtime: str) -> str:
 
 
 def torch_default(device: str, arch_kwargs: dict) -> str:
-    """channels_last on CUDA and for wide models on CPU, else eager (`wbslib.enhance.runtime`)."""
-    wide = int(arch_kwargs.get("nf", 64)) >= CHANNELS_LAST_MIN_NF
-    return "channels_last" if device.startswith("cuda") or wide else "eager"
+    """channels_last where `runtime.memory_format` chooses it (CUDA, wide models on CPU), else eager."""
+    return "channels_last" if memory_format(device, arch_kwargs) == torch.channels_last else "eager"
 
 
 def auto_runtime(device: str, arch_kwargs: dict, facts: dict | None = None) -> str:

@@ -34,7 +34,7 @@ from wbslib.core.groups import MODES, is_model
 from wbslib.core.groups import parse_group as core_parse_group
 from wbslib.core.params import resolve_device, run_dir
 from wbslib.core.scan import WholeBodyScan, speed_label
-from wbslib.enhance.background import margin_px, skipping_forward
+from wbslib.enhance.background import as_views, margin_px, skipping_forward
 from wbslib.enhance.batch import input_jobs, run_batch
 from wbslib.enhance.checkpoint import load_generator
 from wbslib.enhance.engines import Engine, check_runtime
@@ -118,8 +118,7 @@ def enhance_counts(
     if skip_background:
         y, skipped = skipping_forward(run, x, margin_px(arch), engine.cache)
     else:
-        y, skipped = run(x), 0.0
-        y = y[:, 0] if y.ndim == 4 else y
+        y, skipped = as_views(run(x)), 0.0
     out[present] = np.maximum(y * np.float32(scale), 0.0)
     if info is not None:
         info.update(runtime=engine.name, precision=str(dtype or torch.float32).replace("torch.", ""), skipped=skipped)
