@@ -89,6 +89,13 @@ def test_every_section_rejects_a_misspelt_key_with_a_suggestion(name, typo, clos
         (enhance_config, {"baselines": ["median"]}, "gaussian, bm3d"),
         (enhance_config, {"tile": 4}, "≥ 8 px"),
         (enhance_config, {"bm3d_max_studies": -2}, "bm3d_max_studies = -2"),
+        (enhance_config, {"bm3d_speeds": [1]}, "speed factors > 1"),
+        (enhance_config, {"bm3d_speeds": 2}, "speed factors > 1"),
+        (enhance_config, {"selfsupervised_max_studies": 0}, "selfsupervised_max_studies = 0"),
+        (enhance_config, {"pretrained": ["2x-split"]}, "also in enhance.groups"),
+        (enhance_config, {"groups": ["2x-real"], "pretrained": ["2x-real"]}, "split-model groups"),
+        (enhance_config, {"groups": ["4x-split"], "pretrained": ["4x-split"]}, "No pretrained model ships for 4x"),
+        (enhance_config, {"pretrained": "2x-split"}, "not a list of groups"),
         (statistics_config, {"alpha": 0.7}, r"not a number in \(0, 0.5\)"),
         (statistics_config, {"alpha": "5%"}, r"not a number in \(0, 0.5\)"),
     ],
@@ -102,6 +109,9 @@ def test_section_configs_fill_defaults():
     assert audit_config(None) == {"standard_velocity_cm_min": 20, "max_thumbnails": 4}
     assert statistics_config({}) == {"alpha": 0.05}
     assert enhance_config({"tile": 256})["tile"] == 256 and "2x-simu" in enhance_config(None)["groups"]
+    shipped = enhance_config({"groups": ["2x", "2x-split"], "pretrained": ["2x-split"], "bm3d_speeds": [2]})
+    assert shipped["pretrained"] == ["2x-split"] and shipped["bm3d_speeds"] == [2]
+    assert enhance_config(None)["pretrained"] == [] and enhance_config(None)["bm3d_speeds"] is None
 
 
 def test_train_model_entries_are_checked():

@@ -88,5 +88,10 @@ def test_enhance_baselines_writes_derived_dicom_and_limits_bm3d(tmp_path):
     assert {p: sha256_file(root / p) for p in manifest["path"]} == before
     with pytest.raises(ParamsError, match="σ"):
         bl.enhance_baselines(test, root, out_root, speeds=[2.0], methods=("gaussian",), progress=False)
+    elsewhere, _ = bl.enhance_baselines(
+        test, root, tmp_path / "elsewhere", speeds=[2.0], sigmas={2.0: 1.25}, bm3d_speeds=[3], progress=False
+    )
+    assert set(elsewhere["group"]) == {"2x-gauss"}  # BM3D only at the speeds named
+    assert bl.runs_bm3d(2.0, None) and bl.runs_bm3d(2.03, [2]) and not bl.runs_bm3d(2.0, [2.5, 3])
     with pytest.raises(ParamsError, match="unknown"):
         bl.enhance_baselines(test, root, out_root, speeds=[2.0], methods=("median",), progress=False)

@@ -16,6 +16,7 @@ from wbslib.core.groups import MODES, is_model, ordered_groups
 from wbslib.enhance.checkpoint import load_generator
 from wbslib.enhance.datasets import PatchPairDataset, TrainingPair, select_pairs
 from wbslib.enhance.infer import find_checkpoints, parse_group
+from wbslib.enhance.pretrained import pretrained_checkpoint
 from wbslib.enhance.training.loop import train_model
 from wbslib.enhance.training.report import mode_comparison, mode_verdicts
 from wbslib.enhance.training.step import build_parts, gan_step, learning_rate, set_learning_rate
@@ -145,6 +146,8 @@ def test_split_model_trains_through_the_loop_and_is_found_for_its_group(tmp_path
     val = pd.read_csv(tmp_path / "runs" / "test" / "train" / "split-2x" / "val.csv")
     assert list(val["step"]) == [2] and set(val["input"]) == {"fast-real"}  # validated as simu is
     assert find_checkpoints("test", ["2x", "2x-split", "3x-split", "2x-gauss"]) == {"2x-split": final}
+    shipped = find_checkpoints("test", ["2x-split", "3x-split"], pretrained=["3x-split"])
+    assert shipped == {"2x-split": final, "3x-split": pretrained_checkpoint(3.0)}
     with pytest.raises(ParamsError, match="names no enhancement model"):
         parse_group("2x-gauss")
 

@@ -17,6 +17,7 @@ from train_fixtures import write_cohort
 
 from wbslib.core.errors import CheckpointError, ParamsError, TrainingDataError
 from wbslib.enhance.checkpoint import load_checkpoint, load_generator
+from wbslib.enhance.pretrained import nearest_checkpoint
 from wbslib.enhance.training.loop import train_from_params, train_model
 from wbslib.enhance.training.state import config_sha
 from wbslib.enhance.training.step import learning_rate
@@ -197,3 +198,38 @@ def test_real_mode_without_standard_scans_is_a_named_error(tmp_path):
     params = write_cohort(tmp_path / "data", rows=64, cols=32, n_train=2, n_val=1, with_standard=False)
     with pytest.raises(TrainingDataError, match="no standard"):
         train_model(params, {"mode": "real", "speed": 2.0}, tmp_path / "run", progress=False)
+
+
+def test_pretrained_init_starts_from_the_shipped_generator_in_its_units(cohort, tmp_path):
+    """`train.init: pretrained` with 0 learning steps' worth of change (lr 0) ends with the shipped
+    2x generator's weights and count scale; the nearest shipped speed is used for 2.5x."""
+    shipped, shipped_meta = load_generator(nearest_checkpoint(2.0))
+    arch = shipped_meta["arch_kwargs"]
+    params = copy.deepcopy(cohort)
+    params["train"].update(
+        init="pretrained",
+        nf=arch["nf"],
+        nb=arch["nb"],
+        gc=arch["gc"],
+        steps=1,
+        val_every=0,
+        lr=0.0,
+        loss_weights={"l2": 1.0, "l1": 0.0, "bce": 0.0, "gan": 0.0},
+    )
+    final = train_model(params, SPEC, tmp_path, progress=False)
+    model, meta = load_generator(final)
+    assert meta["count_scale"] == shipped_meta["count_scale"]
+    assert json.loads(meta["config"])["init_checkpoint"].startswith("split-2x.pt ")
+    for name, weight in shipped.state_dict().items():
+        assert torch.equal(model.state_dict()[name], weight), name
+    assert nearest_checkpoint(2.5).name == "split-2x.pt" and nearest_checkpoint(4).name == "split-3x.pt"
+
+
+def test_pretrained_init_with_another_generator_size_is_a_named_error(cohort, tmp_path):
+    params = copy.deepcopy(cohort)
+    params["train"].update(init="pretrained")  # the fixture's nf 8 generator is not the shipped size
+    with pytest.raises(ParamsError, match="init: pretrained starts from split-2x.pt"):
+        train_model(params, SPEC, tmp_path, progress=False)
+    params["train"].update(init="imagenet")
+    with pytest.raises(ParamsError, match="train.init"):
+        train_model(params, SPEC, tmp_path, progress=False)

@@ -165,6 +165,11 @@ def baseline_jobs(
     )
 
 
+def runs_bm3d(speed: float, bm3d_speeds: list[float] | None) -> bool:
+    """True when BM3D runs at `speed`: `bm3d_speeds` is None (every speed) or holds it (within 2 %)."""
+    return bm3d_speeds is None or any(abs(speed / s - 1) <= 0.02 for s in bm3d_speeds)
+
+
 def enhance_baselines(
     manifest_df: pd.DataFrame,
     data_root: str | os.PathLike,
@@ -174,15 +179,19 @@ def enhance_baselines(
     methods: tuple[str, ...] = METHODS,
     sigmas: dict[float, float] | None = None,
     bm3d_max_studies: int | None = None,
+    bm3d_speeds: list[float] | None = None,
     force: bool = False,
     kind: str = "fast-real",
     progress: bool = True,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run the baselines on every study of `manifest_df` (BM3D on the first `bm3d_max_studies` by
-    study id) at each speed; outputs as derived DICOM through `wbslib.enhance.batch.run_batch`."""
+    study id, at the `bm3d_speeds` only when given) at each speed; outputs as derived DICOM through
+    `wbslib.enhance.batch.run_batch`."""
     jobs = []
     for speed in speeds:
         for method in methods:
+            if method == "bm3d" and not runs_bm3d(speed, bm3d_speeds):
+                continue
             batch = baseline_jobs(manifest_df, method, speed, sigma_px=(sigmas or {}).get(speed), kind=kind)
             jobs += batch[:bm3d_max_studies] if method == "bm3d" and bm3d_max_studies is not None else batch
     return run_batch(jobs, resolve_path(data_root), out_root, force=force, progress=progress, desc="baselines")

@@ -38,6 +38,7 @@ from wbslib.enhance.background import as_views, margin_px, skipping_forward
 from wbslib.enhance.batch import input_jobs, run_batch
 from wbslib.enhance.checkpoint import load_generator
 from wbslib.enhance.engines import Engine, check_runtime
+from wbslib.enhance.pretrained import pretrained_checkpoint
 from wbslib.enhance.runtime import (
     activation_bytes,
     choose_precision,
@@ -223,12 +224,15 @@ def parse_group(group: str) -> tuple[float, str]:
     return core_parse_group(group)
 
 
-def find_checkpoints(run: str, groups) -> dict[str, Path]:
+def find_checkpoints(run: str, groups, pretrained=()) -> dict[str, Path]:
     """{group: runs/<run>/checkpoints/<mode>-<speed>.pt} for each model group of `groups` whose
-    checkpoint exists (raw and baseline groups are ignored)."""
+    checkpoint exists (raw and baseline groups are ignored); the groups of `pretrained` map to the
+    shipped generator for their speed instead (`wbslib.enhance.pretrained`)."""
     found = {}
     for group in groups:
-        if is_model(group):
+        if str(group) in pretrained:
+            found[str(group)] = pretrained_checkpoint(parse_group(group)[0])
+        elif is_model(group):
             speed, mode = parse_group(group)
             path = run_dir(run) / "checkpoints" / f"{mode}-{speed_label(speed)}.pt"
             if path.is_file():

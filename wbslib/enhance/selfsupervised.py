@@ -17,7 +17,7 @@ from wbslib.core.counts import gaussian_counts
 from wbslib.core.groups import SPEED_RTOL, group_key
 from wbslib.core.params import resolve_path
 from wbslib.core.scan import speed_label
-from wbslib.enhance.baselines import GROUP_SUFFIX, bm3d_counts
+from wbslib.enhance.baselines import GROUP_SUFFIX, bm3d_counts, runs_bm3d
 from wbslib.enhance.infer import check_checkpoint_speed, enhance_counts, load_model, parse_group
 from wbslib.metrics.selfsupervised import (
     Enhancer,
@@ -70,6 +70,7 @@ def selfsupervised_evaluation(
     sigmas: Mapping[float, float] | None = None,
     baselines: tuple[str, ...] = ("gaussian", "bm3d"),
     bm3d_max_studies: int | None = None,
+    bm3d_speeds: list[float] | None = None,
     seed: int = 0,
     split: str | None = "test",
     max_studies: int | None = None,
@@ -83,7 +84,7 @@ def selfsupervised_evaluation(
     Summary: per speed and group, the mean estimate with a bootstrap CI over studies, the mean true
     NRMSE, and each method relative to the Gaussian baseline ('<s>x-gauss') with a paired CI.
     `sigmas` maps speed → the Gaussian σ (px) notebook 03 chose; BM3D runs on the first
-    `bm3d_max_studies` studies (by id) only.
+    `bm3d_max_studies` studies (by id) only, at the `bm3d_speeds` only when given.
     """
     root = resolve_path(data_root)
     truth = truth_loader(root)
@@ -94,7 +95,7 @@ def selfsupervised_evaluation(
             checkpoints,
             speed,
             sigma_px=(sigmas or {}).get(speed),
-            baselines=tuple(baselines),
+            baselines=tuple(b for b in baselines if b != "bm3d" or runs_bm3d(speed, bm3d_speeds)),
             device=device,
             tile=tile,
         )

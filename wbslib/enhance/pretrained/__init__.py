@@ -61,6 +61,15 @@ def pretrained_checkpoint(speed: float) -> Path:
     return path
 
 
+def nearest_checkpoint(speed: float) -> Path:
+    """The shipped generator whose speed is closest to `speed` (ties: the slower one), to start
+    training from (`train.init: pretrained`); CheckpointError when nothing ships or a file changed."""
+    speeds = shipped_speeds()
+    if not speeds:
+        raise CheckpointError("No pretrained model ships with this installation; use train.init: scratch.")
+    return pretrained_checkpoint(min(speeds, key=lambda s: (abs(s - float(speed)), s)))
+
+
 def publish(checkpoint: str | os.PathLike) -> Path:
     """Copy a training checkpoint's generator and meta (nothing else) into this folder under
     split-<s>x.pt and record its sha256 in SHA256SUMS; returns the new file."""

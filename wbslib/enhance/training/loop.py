@@ -34,11 +34,12 @@ from wbslib.core.masks import bladder_mask
 from wbslib.core.params import resolve_device, resolve_path, run_dir, section, unknown_keys
 from wbslib.core.repro import seed_everything
 from wbslib.core.scan import speed_label
-from wbslib.enhance.checkpoint import checkpoint_meta, load_checkpoint, save_checkpoint
+from wbslib.enhance.checkpoint import checkpoint_meta, load_checkpoint, load_generator, save_checkpoint
 from wbslib.enhance.datasets import PatchPairDataset, StepSampler, load_training_pairs
 from wbslib.enhance.losses import resolve_perceptual
 from wbslib.enhance.models.rrdbnet import check_arch
 from wbslib.enhance.preprocess import count_scale
+from wbslib.enhance.pretrained import nearest_checkpoint
 from wbslib.enhance.training import state as ts
 from wbslib.enhance.training.step import (
     LR_SCHEDULES,
@@ -68,7 +69,9 @@ DEFAULTS = {
     "workers": 0,
     "keep_step_checkpoints": 2,
     "lr_schedule": "constant",
+    "init": "scratch",
 }
+INITS = ("scratch", "pretrained")  # fresh weights, or the shipped generator nearest in speed (fine-tuning)
 
 
 def model_name(model_spec: dict) -> str:
@@ -89,6 +92,8 @@ def training_config(params: dict, model_spec: dict) -> dict:
     if cfg["d_nf"] is None:
         cfg["d_nf"] = cfg["nf"]
     check_arch({"nf": cfg["nf"], "nb": cfg["nb"], "gc": cfg["gc"]}, "the params file's train section")
+    if cfg["init"] not in INITS:
+        raise ParamsError(f"train.init {cfg['init']!r} is not one of {INITS}.")
     if not isinstance(model_spec, dict):
         raise ParamsError(f"train.models entry {model_spec!r} is not a mapping such as {{mode: simu, speed: 2}}.")
     unknown_keys(model_spec, ("mode", "speed"), f"train.models entry {model_spec!r}")
@@ -100,6 +105,8 @@ def training_config(params: dict, model_spec: dict) -> dict:
         or not (math.isfinite(speed) and speed > 1)
     ):
         raise ParamsError(f"train.models entry {model_spec!r} needs mode {'|'.join(MODES)} and a speed > 1.")
+    if cfg["init"] == "pretrained":
+        cfg["init_checkpoint"] = _pretrained_start(cfg, float(speed))
     cfg["perceptual_requested"] = cfg["perceptual"]
     cfg["perceptual"] = resolve_perceptual(cfg["perceptual"])[0]
     manifest = resolve_path(params["manifest"]) if params.get("manifest") else None
@@ -111,6 +118,22 @@ def training_config(params: dict, model_spec: dict) -> dict:
         manifest_sha256=sha256_file(manifest) if manifest and manifest.is_file() else None,
     )
     return cfg
+
+
+def _pretrained_start(cfg: dict, speed: float) -> str:
+    """'<file> <sha256>' of the shipped generator a `train.init: pretrained` model starts from (the
+    nearest shipped speed); ParamsError when the train section's generator size differs from it."""
+    path = nearest_checkpoint(speed)
+    arch = load_checkpoint(path)["meta"]["arch_kwargs"]
+    want = {k: cfg[k] for k in ("nf", "nb", "gc")}
+    have = {k: arch.get(k) for k in want}
+    if have != want:
+        raise ParamsError(
+            f"train.init: pretrained starts from {path.name} (nf {have['nf']}, nb {have['nb']}, gc {have['gc']}); "
+            f"the train section asks for nf {want['nf']}, nb {want['nb']}, gc {want['gc']}. "
+            "Match it or use init: scratch."
+        )
+    return f"{path.name} {sha256_file(path)}"
 
 
 def _distributed(device: str) -> tuple[int, int, str]:
@@ -142,7 +165,10 @@ def _training_data(params: dict, cfg: dict, rank: int) -> tuple[PatchPairDataset
     manifest = read_manifest(manifest_path)
     data_root = resolve_path(params["data_root"])
     pairs = load_training_pairs(manifest, data_root, cfg["mode"], cfg["speed"], manifest_path=str(manifest_path))
-    scale = count_scale([p.standard for p in pairs], [bladder_mask(p.standard) for p in pairs])
+    if cfg["init"] == "pretrained":  # keep the units the shipped generator learned in
+        scale = load_checkpoint(nearest_checkpoint(cfg["speed"]))["meta"]["count_scale"]
+    else:
+        scale = count_scale([p.standard for p in pairs], [bladder_mask(p.standard) for p in pairs])
     data = PatchPairDataset(
         pairs,
         mode=cfg["mode"],
@@ -231,6 +257,9 @@ def train_model(
     if state is None and rank == 0:
         for _, stale in ts.step_checkpoints(step_dir):
             stale.unlink()
+    if state is None and cfg["init"] == "pretrained":
+        start_net, _ = load_generator(nearest_checkpoint(cfg["speed"]))
+        unwrap(parts.generator).load_state_dict(start_net.state_dict())
     if state is not None:
         ts.restore(
             state,
