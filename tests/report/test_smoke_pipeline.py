@@ -7,6 +7,8 @@ to write. This is the suite's slowest test (a few minutes).
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
 from wbslib.core.params import project_root
@@ -51,3 +53,28 @@ def test_each_notebook_wrote_its_artefacts(smoke_run):
     reads = pd.read_csv(run / "reads.csv")
     assert set(reads["reader_kind"]) == {"virtual"}
     assert (run / "stats").is_dir() and any((run / "stats").glob("*.csv"))
+
+
+CLUTTER = {
+    "progress bar": re.compile(r"\d+it/s|s/it\]|\d+%\|[█▏▎▍▌▋▊▉ ]*\|"),
+    "warning": re.compile(r"\b\w*Warning\b|warnings\.warn"),
+    "absolute path": re.compile(r"(?<![\w.])/(?:work|home|tmp|root|usr|opt|var)/[\w.-]+"),
+    "pandas dtype footer": re.compile(r"dtype: (?:int|float|object|bool)\w*"),
+}
+
+
+def visible_text(page: str) -> str:
+    """The page without embedded images, styles and scripts: what a reader can see."""
+    page = re.sub(r"<(style|script)\b.*?</\1>", "", page, flags=re.S)
+    return re.sub(r"data:[\w/+.-]+;base64,[A-Za-z0-9+/=]+", "", page)
+
+
+def test_clinician_pages_have_no_progress_bar_warning_dtype_or_absolute_path(smoke_run):
+    _, proc = smoke_run
+    assert proc.returncode == 0
+    pages = sorted(p for p in (ROOT / "reports" / RUN).glob("*.html") if not p.stem.endswith("-code"))
+    assert len(pages) >= 8
+    for page in pages:
+        text = visible_text(page.read_text())
+        found = {what: m.group(0) for what, rx in CLUTTER.items() if (m := rx.search(text))}
+        assert not found, f"{page.name}: {found}"
