@@ -28,7 +28,7 @@ from wbslib.io.truth import load_lesions, truth_dir
 PANEL_GROUPS = ("1x", "2x", "3x", "2x-real", "3x-real", "2x-simu", "3x-simu")
 CMAP = "gray_r"
 CROP_MARGIN_PX = 8  # around the body mask (≈ 2 cm)
-ARROW_GAP_PX = 3.0  # between the lesion's edge and the arrow's tip
+ARROW_GAP_PX = 3.0  # between the lesion's edge and the arrow's tip (also absorbs 2.2 vs 2.4 mm pixels)
 ARROW_PX = (-40.0, 30.0)  # (d col, d row) from the tip to the tail: the arrow points up and right
 ARROW_COLOUR = "#d62728"
 FONT_PT = 10  # no text below this (readable on a phone)
@@ -73,7 +73,8 @@ def grey_limit(reference: np.ndarray) -> float:
 
 def lesion_marks(lesions: pd.DataFrame | None, view: str, box: tuple[int, int, int, int] | None = None) -> pd.DataFrame:
     """Where to draw an arrow per true metastasis visible in `view` ('ANT' | 'POST'), in the
-    panel's pixels (row, col of the lesion centre minus the box's corner) with its radius (px);
+    panel's pixels (row, col of the lesion centre minus the box's corner) with its radius (px, at
+    `PIXEL_MM`);
     only lesions inside `box`. `lesions` holds one study's rows of the lesion table (1x grid; POST
     columns from `col_post`); None (no truth) gives no marks."""
     out = pd.DataFrame({"lesion_id": [], "row": [], "col": [], "radius_px": []})
