@@ -2,7 +2,17 @@
 
 from wbslib.paper.config import statistics_config
 from wbslib.paper.figures import bland_altman_figure, likert_bars, pearson_figure, roc_figure
-from wbslib.paper.panels import counts_figure, difference_figure, grey_limit, load_images, panel_figure, zoom_boxes
+from wbslib.paper.panels import (
+    counts_figure,
+    crop_box,
+    difference_figure,
+    grey_limit,
+    lesion_marks,
+    load_images,
+    panel_figure,
+    panel_rows,
+    true_lesions,
+)
 from wbslib.paper.summary import lesion_agreement, load_run_tables, reproduction_summary, table4, write_outputs
 from wbslib.paper.tables import (
     auc_table,
@@ -23,10 +33,12 @@ __all__ = [
     "bland_altman_figure",
     "comparisons",
     "counts_figure",
+    "crop_box",
     "difference_figure",
     "grey_limit",
     "has_reference",
     "lesion_agreement",
+    "lesion_marks",
     "likert_bars",
     "likert_table",
     "load_images",
@@ -34,6 +46,7 @@ __all__ = [
     "mrmc_table",
     "paired",
     "panel_figure",
+    "panel_rows",
     "pearson_figure",
     "reproduction_summary",
     "roc_figure",
@@ -43,7 +56,7 @@ __all__ = [
     "table3",
     "table4",
     "too_few_patients",
+    "true_lesions",
     "write_outputs",
-    "zoom_boxes",
     "statistics_config",
 ]

@@ -1,6 +1,7 @@
 """Figures of the speed sweep (notebook 06): performance and lesion-count bias against speed, and an
 image strip of one patient across speeds. matplotlib (Agg in batch runs); each function returns
-the figure (notebook 06 displays it and saves it with `core.fileio.save_figure`)."""
+the figure (notebook 06 displays it and saves it with `core.fileio.save_figure`). No text is
+smaller than `FONT_PT` and legends sit outside the axes, so no marker hides behind one."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ KIND_STYLE = {
     "thin-simu": ("simu model on thinned scan", "tab:green", "^"),
 }
 VIRTUAL = "virtual readers (model observers), phantom"
+FONT_PT = 10
 
 
 def _by_kind(results: pd.DataFrame, metric: str) -> dict[str, pd.DataFrame]:
@@ -47,35 +49,43 @@ def _errorbars(ax, rows: pd.DataFrame, kind: str, offset: float) -> None:
 
 def plot_performance(results: pd.DataFrame, margins: dict[str, float]):
     """AUC, sensitivity and specificity (95 % CI) against speed per image kind; the 1x value
-    (solid line) and 1x − margin (dashed) drawn where a margin applies."""
+    (solid line, its value in the panel's title) and 1x − margin (dashed, the margin in the
+    title) drawn where a margin applies; one legend below the panels."""
     metrics = ("auc", "sensitivity", "specificity")
-    fig = Figure(figsize=(15, 4.2))
+    fig = Figure(figsize=(10, 4.6), layout="constrained")
     axes = fig.subplots(1, 3, sharey=True)
     for ax, metric in zip(axes, metrics):
         kinds = _by_kind(results, metric)
         for i, (kind, rows) in enumerate(kinds.items()):
             _errorbars(ax, rows, kind, 0.04 * (i - (len(kinds) - 1) / 2))
         ref = results[(results["group"] == REFERENCE) & (results["metric"] == metric)]
+        title = metric
         if len(ref):
             value = float(ref["estimate"].iloc[0])
-            ax.axhline(value, color="black", linewidth=1, label=f"1x ({value:.2f})")
+            ax.axhline(value, color="black", linewidth=1, label="1x (band: 95 % CI)")
             ax.axhspan(float(ref["ci_low"].iloc[0]), float(ref["ci_high"].iloc[0]), color="black", alpha=0.06)
+            title += f": 1x {value:.2f}"
             if metric in margins:
-                ax.axhline(
-                    value - margins[metric], color="crimson", linestyle="--", label=f"1x − margin {margins[metric]:g}"
-                )
-        ax.set_title(metric)
+                ax.axhline(value - margins[metric], color="crimson", linestyle="--", label="1x − margin")
+                title += f", margin {margins[metric]:g}"
+        ax.set_title(title, fontsize=FONT_PT + 1)
         ax.set_xlabel("speed factor (× 20 cm/min)")
         ax.set_ylim(0, 1.05)
-    axes[0].set_ylabel(f"estimate, 95 % CI — {VIRTUAL}")
-    axes[-1].legend(fontsize=8, loc="lower left")
-    fig.tight_layout()
+    axes[0].set_ylabel("estimate, 95 % CI")
+    handles = {}
+    for ax in axes:
+        for handle, text in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(text, handle)
+    kinds = {label for label, _, _ in KIND_STYLE.values()}
+    order = sorted(handles, key=lambda text: text not in kinds)  # image kinds first, then the 1x lines
+    fig.legend([handles[t] for t in order], order, loc="outside lower center", ncols=3, fontsize=FONT_PT, frameon=False)
+    fig.suptitle(VIRTUAL, fontsize=FONT_PT + 1)
     return fig
 
 
 def plot_lesion_bias(results: pd.DataFrame):
     """Hottest-lesion count bias vs 1x (% of 1x, mean over metastatic patients, 95 % CI) against speed."""
-    fig = Figure(figsize=(7, 4))
+    fig = Figure(figsize=(8, 4), layout="constrained")
     ax = fig.subplots()
     kinds = _by_kind(results, "hottest_lesion_bias_pct")
     for i, (kind, rows) in enumerate(kinds.items()):
@@ -83,8 +93,7 @@ def plot_lesion_bias(results: pd.DataFrame):
     ax.axhline(0.0, color="black", linewidth=1)
     ax.set_xlabel("speed factor (× 20 cm/min)")
     ax.set_ylabel("hottest-lesion counts − 1x (% of 1x)")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=FONT_PT, frameon=False)
     return fig
 
 
@@ -115,6 +124,6 @@ def plot_strip(strip: dict[str, np.ndarray], speeds, kinds=("raw", "real", "simu
             ax.axis("off")
             if image is not None:
                 ax.imshow(image, cmap="gray_r", vmin=0, vmax=vmax, aspect="auto")
-                ax.set_title(group, fontsize=9)
+                ax.set_title(group, fontsize=FONT_PT)
     fig.tight_layout()
     return fig
