@@ -126,6 +126,7 @@ def test_a_group_calling_every_patient_malignant_is_flagged_in_the_box_and_besid
     assert box.count("every patient called malignant (specificity 0/5)") == 3  # the row, the flag list, 2x vs 1x
     assert '<span class="wbs-flag">flag</span> 2x: every patient called malignant' in box
     assert '<div class="wbs-scroll"><table' in box and "<th>Images</th>" in box
+    assert '<td>2x <span class="wbs-flag">flag</span></td>' in box and "<td>2x-real</td>" in box
     assert found["headline"] == (
         "AUC 1x 1.00, 2x 0.50, 2x-real 0.96, 2x-simu 0.92, 3x 0.14, 3x-real 0.94, 3x-simu 0.90 "
         "(phantom cohort · virtual readers; 3 groups flagged)."

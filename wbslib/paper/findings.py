@@ -248,12 +248,15 @@ def _list(items: list[str]) -> str:
 
 
 def findings_html(found: dict, label: str) -> str:
-    """The findings box's HTML: the key table in a horizontally scrolling box (its first column
-    stays in view), the three sentences, the flags and the departures from the paper's method."""
+    """The findings box's HTML: the key table in a horizontally scrolling box (its first column,
+    marked 'flag' on a flagged row, stays in view), the three sentences, the flags and the
+    departures from the paper's method."""
     parts = [f'<p class="wbs-meta"><strong>Key findings</strong> — {html.escape(label)}</p>']
     table = found["table"]
     if table is not None:
         cells = table.map(html.escape)
+        flagged_rows = cells["Flag"] != ""
+        cells.loc[flagged_rows, "Images"] += ' <span class="wbs-flag">flag</span>'  # seen while the row scrolls
         cells["Flag"] = [f'<span class="wbs-flag">{f}</span>' if f else "" for f in cells["Flag"]]
         parts.append(f'<div class="wbs-scroll">{cells.to_html(index=False, escape=False, border=0)}</div>')
         parts.append(
