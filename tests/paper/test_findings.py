@@ -103,7 +103,7 @@ def test_every_paper_group_shows_with_the_papers_value_beside_ours():
     ]
     by_group = table.set_index("Images")
     assert by_group.loc["2x-real", "AUC (95 % CI)"].startswith("0.96 (")  # 24/25 pairs ranked right
-    assert by_group.loc["3x", "Accuracy vs 1x, McNemar p"] == "0.0078"  # 0 vs 8 discordant: 2 · 0.5⁸
+    assert by_group.loc["3x", "McNemar p vs 1x"] == "0.0078"  # 0 vs 8 discordant: 2 · 0.5⁸
     assert by_group.loc["3x-simu"].iloc[-2] == "0.007"  # the paper's p beside ours
 
 

@@ -32,7 +32,7 @@ COLUMNS = {
     "paper_specificity": "Paper",
     "auc": "AUC (95 % CI)",
     "paper_auc": "Paper",
-    "p": "Accuracy vs 1x, McNemar p",
+    "p": "McNemar p vs 1x",
     "paper_p": "Paper",
     "flag": "Flag",
 }
@@ -260,7 +260,7 @@ def findings_html(found: dict, label: str) -> str:
         cells["Flag"] = [f'<span class="wbs-flag">{f}</span>' if f else "" for f in cells["Flag"]]
         parts.append(f'<div class="wbs-scroll">{cells.to_html(index=False, escape=False, border=0)}</div>')
         parts.append(
-            '<p class="wbs-meta">Wilson 95 % CI for proportions, DeLong 95 % CI for AUC, exact McNemar p '
+            '<p class="wbs-meta">Wilson 95 % CI for proportions, DeLong 95 % CI for AUC, exact McNemar p of accuracy '
             "against 1x on the same patients; 'Paper' is Qi et al. 2024 beside each of ours.</p>"
         )
     parts.append(_list([html.escape(s) for s in found["sentences"]]))
