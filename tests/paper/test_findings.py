@@ -160,6 +160,20 @@ def test_missing_groups_still_show_the_paper_and_the_sentences_say_so():
     assert no_1x["sentences"][0] == "2x vs 1x: not compared — no 1x reads in this run."
 
 
+def test_enhanced_vs_raw_says_higher_lower_or_mixed():
+    reads = {
+        "2x": READS["2x-simu"],
+        "2x-real": READS["2x-real"],  # same calls as raw 2x, AUC 0.96 vs 0.92
+        "3x": READS["3x-real"],
+        "3x-simu": READS["3x-simu"],  # accuracy 0.70 vs 0.80, AUC 0.90 vs 0.94
+        "1x": READS["1x"],
+    }
+    assert content(adjudicated(reads))["sentences"][2] == (
+        "Enhanced vs raw at the same speed (point estimates): 2x-real vs raw 2x: accuracy +0.00, AUC +0.04 "
+        "(higher); 3x-simu vs raw 3x: accuracy -0.10, AUC -0.04 (lower)."
+    )
+
+
 def test_all_tied_ratings_at_auc_one_half_are_flagged_but_an_untied_one_half_is_not():
     tied = {**READS, "3x": (READS["3x"][0], [5] * 10)}
     assert "AUC 0.50 from tied ratings (every patient rated 5)" in content(adjudicated(tied))["flags"]["3x"]

@@ -196,9 +196,10 @@ def _enhanced_vs_raw(numbers: dict) -> str:
         acc = numbers[g]["accuracy"]["estimate"] - numbers[raw]["accuracy"]["estimate"]
         a, b = numbers[g]["auc"], numbers[raw]["auc"]
         auc = a["auc"] - b["auc"] if a is not None and b is not None else np.nan
-        signs = {np.sign(d) for d in (acc, auc) if np.isfinite(d)}
-        word = {1.0: "higher", -1.0: "lower", 0.0: "the same"}[signs.pop()] if len(signs) == 1 else "mixed"
-        parts.append(f"{g} vs raw {raw}: accuracy {acc:+.2f}, AUC {auc:+.2f} ({word})")
+        signs = {np.sign(d) for d in (acc, auc) if np.isfinite(d)} - {0.0}
+        word = "mixed" if len(signs) > 1 else "higher" if signs == {1.0} else "lower" if signs else "the same"
+        auc_text = f"{auc:+.2f}" if np.isfinite(auc) else "not available"
+        parts.append(f"{g} vs raw {raw}: accuracy {acc:+.2f}, AUC {auc_text} ({word})")
     if not parts:
         return f"{head}: no enhanced images were read in this run."
     return f"{head}: {'; '.join(parts)}."
