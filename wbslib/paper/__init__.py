@@ -2,6 +2,7 @@
 
 from wbslib.paper.config import statistics_config
 from wbslib.paper.figures import bland_altman_figure, likert_bars, pearson_figure, roc_figure
+from wbslib.paper.findings import findings_content, findings_html, flags, key_findings
 from wbslib.paper.panels import (
     counts_figure,
     crop_box,
@@ -16,6 +17,7 @@ from wbslib.paper.panels import (
 from wbslib.paper.summary import lesion_agreement, load_run_tables, reproduction_summary, table4, write_outputs
 from wbslib.paper.tables import (
     auc_table,
+    cohort_source,
     comparisons,
     has_reference,
     likert_table,
@@ -31,12 +33,17 @@ from wbslib.paper.tables import (
 __all__ = [
     "auc_table",
     "bland_altman_figure",
+    "cohort_source",
     "comparisons",
     "counts_figure",
     "crop_box",
     "difference_figure",
+    "findings_content",
+    "findings_html",
+    "flags",
     "grey_limit",
     "has_reference",
+    "key_findings",
     "lesion_agreement",
     "lesion_marks",
     "likert_bars",

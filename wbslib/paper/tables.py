@@ -83,18 +83,19 @@ PUBLISHED_PEARSON = {"2x-real": 0.999, "2x-simu": 1.017, "3x-real": 0.953, "3x-s
 PUBLISHED_LIMITS = {"2x-real": (-19.26, 34.70), "3x-real": (-36.92, 52.92), "3x-simu": (-40.25, 31.94)}
 
 
+def cohort_source(manifest: pd.DataFrame | None) -> str:
+    """'phantom' when every manifest row comes from the phantom, 'clinical' otherwise, 'unknown'
+    without a manifest or its `source` column."""
+    if manifest is None or "source" not in manifest:
+        return "unknown"
+    return "phantom" if (manifest["source"] == "phantom").all() else "clinical"
+
+
 def study_label(reads: pd.DataFrame, manifest: pd.DataFrame | None = None) -> str:
     """What the numbers come from, for every title: e.g. 'phantom cohort · virtual readers'."""
-    source = (
-        "phantom"
-        if manifest is not None and "source" in manifest and (manifest["source"] == "phantom").all()
-        else "clinical"
-        if manifest is not None and "source" in manifest
-        else "unknown"
-    )
     kinds = sorted(set(reads["reader_kind"].astype(str))) if "reader_kind" in reads else []
     who = " + ".join("virtual readers" if k == "virtual" else "clinician readers" for k in kinds) or "unknown readers"
-    return f"{source} cohort · {who}"
+    return f"{cohort_source(manifest)} cohort · {who}"
 
 
 def show(table: pd.DataFrame | None, title: str, label: str, missing: str = "needs the reference standard"):
@@ -219,7 +220,8 @@ def likert_table(adjudicated: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _auc_text(group: str) -> str:
+def published_auc(group: str) -> str:
+    """The paper's AUC for `group` as printed: '0.82', '> 0.80', '< 0.70', or '—' where it gives none."""
     low, value, high = PUBLISHED_AUC.get(group, (None, None, None))
     return f"{value:.2f}" if value is not None else f"> {low:.2f}" if low else f"< {high:.2f}" if high else "—"
 
@@ -251,7 +253,7 @@ def auc_table(adjudicated: pd.DataFrame) -> pd.DataFrame:
                     "ci_high": np.nan,
                     "p_vs_1x": np.nan,
                     "ours": short,
-                    "paper": _auc_text(group),
+                    "paper": published_auc(group),
                 }
             )
             continue
@@ -268,7 +270,7 @@ def auc_table(adjudicated: pd.DataFrame) -> pd.DataFrame:
                 "ci_high": res.ci_high,
                 "p_vs_1x": p,
                 "ours": f"{res.auc:.3f} [{res.ci_low:.3f}–{res.ci_high:.3f}]",
-                "paper": _auc_text(group),
+                "paper": published_auc(group),
             }
         )
     return pd.DataFrame(rows)

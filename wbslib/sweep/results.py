@@ -205,7 +205,8 @@ def summarise(results: pd.DataFrame, decisions: pd.DataFrame, cfg: dict, truth: 
     }
 
 
-def _fastest_sentence(kind: str, found: dict, summary: dict) -> str:
+def fastest_sentence(kind: str, found: dict, summary: dict) -> str:
+    """One model kind's fastest non-inferior speed (`fastest_noninferior`'s dict) as a sentence."""
     who = {
         "real": "the real-trained model",
         "simu": "the simu-trained model",
@@ -245,7 +246,7 @@ def conclusion(summary: dict) -> str:
         f"Raw AUC {trend}: {aucs}.",
     ]
     lines += [
-        _fastest_sentence(kind, found, summary)
+        fastest_sentence(kind, found, summary)
         for kind, found in summary["fastest"].items()
         if kind not in ("raw", "thin")
     ]
