@@ -18,7 +18,7 @@ from wbslib.enhance.datasets import PatchPairDataset, TrainingPair, select_pairs
 from wbslib.enhance.infer import find_checkpoints, parse_group
 from wbslib.enhance.pretrained import pretrained_checkpoint
 from wbslib.enhance.training.loop import train_model
-from wbslib.enhance.training.report import mode_comparison, mode_verdicts
+from wbslib.enhance.training.report import mode_comparison, mode_verdicts, training_headline
 from wbslib.enhance.training.step import build_parts, gan_step, learning_rate, set_learning_rate
 from wbslib.enhance.training.validation import enhance
 
@@ -169,3 +169,23 @@ def test_mode_comparison_names_the_winner_per_speed_and_the_margin_over_the_gaus
     assert first.startswith("At 2x the lowest validation NRMSE is split's (models: split 0.0660, real 0.0800, simu")
     assert "12.0 % below the Gaussian" in first
     assert "Gaussian's" in second and "4.7 % above the Gaussian" in second and "simu" not in second
+
+
+def test_training_headline_names_the_models_and_the_best_margin_per_speed():
+    table = pd.DataFrame(
+        {
+            "model": ["real-2x", "simu-2x", "split-2x", "real-3x", "split-3x"],
+            "mode": ["real", "simu", "split", "real", "split"],
+            "speed": ["2x", "2x", "2x", "3x", "3x"],
+            "NRMSE model": [0.080, 0.092, 0.066, 0.090, 0.095],
+            "NRMSE best Gaussian": [0.075, 0.075, 0.075, 0.086, 0.086],
+        }
+    )
+    assert training_headline(table) == (
+        "5 models trained (real-2x, simu-2x, split-2x, real-3x, split-3x); best against the tuned Gaussian on "
+        "validation: 2x-split −12 % NRMSE, 3x-real +4.7 %; the Gaussian stays ahead at 3x."
+    )
+    assert training_headline(table.iloc[:1]) == (
+        "1 model trained (real-2x); best against the tuned Gaussian on validation: 2x-real +6.7 % NRMSE; "
+        "the Gaussian stays ahead at 2x."
+    )

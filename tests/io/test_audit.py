@@ -12,8 +12,10 @@ from fixtures_manifest import counts, write_cohort
 
 from wbslib.core.fileio import sha256_file
 from wbslib.io.audit import (
+    AuditResult,
     acquisitions,
     audit_cohort,
+    audit_headline,
     counts_summary,
     flagged,
     save_audit,
@@ -126,3 +128,25 @@ def test_acquisitions_group_views_and_keep_enhanced_apart(data):
     groups = acquisitions(manifest)
     assert sum(len(g) for g in groups) == len(manifest) == 12 and len(groups) == 11
     assert [len(g) for g in groups if "case4/ant1.dcm" in set(g["path"])] == [2]
+
+
+def test_audit_headline_counts_files_studies_quarantine_and_flags():
+    audit = pd.DataFrame(
+        {
+            "study_id": ["S1", "S1", "S2", "S3"],
+            "files": ["Fa", "Fb;Fc", "Fd", "Fe"],
+            "lossy": [False, True, False, False],
+            "counts_mismatch": [True, False, False, False],
+            "flags": ["counts-mismatch", "lossy;speed-mismatch", "", "negative-values"],
+        }
+    )
+    checksums = pd.DataFrame({"study_id": ["S1", "S1", "S1", "S2", "S3", "S4"], "file": list("abcdef")})
+    quarantine = pd.DataFrame({"study_id": ["S4"], "file": ["Ff"], "error": ["X"], "sentence": ["x"]})
+    assert audit_headline(AuditResult(audit, quarantine, checksums)) == (
+        "6 files of 4 studies audited: 1 quarantined, 2 lossy, 1 count mismatch, 3 with other flags."
+    )
+    clean = audit.assign(lossy=False, counts_mismatch=False, flags="")
+    empty = quarantine.iloc[:0]
+    assert audit_headline(AuditResult(clean, empty, checksums)) == (
+        "6 files of 4 studies audited: 0 quarantined, 0 lossy, 0 count mismatches."
+    )

@@ -20,7 +20,14 @@ from wbslib.core.errors import ManifestError, ParamsError, PseudonymKeyError
 from wbslib.io.manifest.build import build_manifest
 from wbslib.io.manifest.labels import apportion, assign_splits
 from wbslib.io.manifest.pseudonym import file_id, load_key, pseudonym
-from wbslib.io.manifest.schema import MANIFEST_COLUMNS, read_manifest, study_table, validate_manifest, write_manifest
+from wbslib.io.manifest.schema import (
+    MANIFEST_COLUMNS,
+    cohort_headline,
+    read_manifest,
+    study_table,
+    validate_manifest,
+    write_manifest,
+)
 from wbslib.io.manifest.verify import verify_manifest
 
 
@@ -306,3 +313,30 @@ def test_bad_split_fractions_and_labels(cohort, tmp_path):
 def test_counts_fixture_is_integer_and_seeded():
     a, b = counts(5, 2), counts(5, 2)
     assert np.array_equal(a, b) and np.array_equal(a, np.rint(a))
+
+
+def _rows(study, split, label, speeds=(1, 2, 3), source="phantom"):
+    return [
+        dict(GOOD, study_id=study, split=split, label=label, source=source, speed_factor=str(s),
+             kind="standard" if s == 1 else "fast-real", path=f"{study}/{s}.dcm")
+        for s in speeds
+    ]  # fmt: skip
+
+
+def test_cohort_headline_counts_patients_per_split_and_names_speeds_and_counts():
+    rows = _rows("P1", "test", "1") + _rows("P2", "test", "0") + _rows("P3", "test", "1")
+    rows += _rows("P4", "train", "1") + _rows("P5", "val", "0")
+    rows.append(dict(rows[0], kind="enhanced", speed_factor="4", path="P1/enh.dcm"))
+    manifest = validate_manifest(pd.DataFrame(rows), "m.csv")
+    assert cohort_headline(manifest, 1.75e6) == (
+        "5 phantom patients (3 evaluation, 2 metastatic; 1 training, 1 validation) scanned at 1x, 2x and 3x; "
+        "1.75 M expected counts per 1x view."
+    )
+
+
+def test_cohort_headline_of_a_clinical_cohort_without_labels_or_counts():
+    rows = _rows("C1", "test", "", (1, 2), "clinical") + _rows("C2", "test", "1", (1, 2), "clinical")
+    manifest = validate_manifest(pd.DataFrame(rows), "m.csv")
+    assert cohort_headline(manifest) == (
+        "2 patients (2 evaluation, 1 metastatic, 1 without a label; 0 training, 0 validation) scanned at 1x and 2x."
+    )

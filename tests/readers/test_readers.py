@@ -20,6 +20,7 @@ from wbslib.core.errors import ParamsError, ReaderStudyError, ScoreSheetError
 from wbslib.readers.agreement import (
     adjudication_summary,
     agreement_table,
+    reading_headline,
     reference_status,
 )
 from wbslib.readers.reading_sheet import display_window, view_png, write_reading_sheets
@@ -313,3 +314,25 @@ def test_agreement_table_and_reference_status():
     assert "every analysis runs" in reference_status(pd.Series([1, 0]))
     text = reference_status(pd.Series([np.nan, np.nan]))
     assert "2 of 2 patients lack a reference standard" in text and "Table 2" in text and "Table 4" in text
+
+
+def test_reading_headline_counts_image_sets_readers_and_adjudications():
+    reads = pd.DataFrame(
+        {"reader": ["virtual-1", "virtual-2", "virtual-3"] * 2, "reader_kind": "virtual", "study_id": "P1"}
+    )
+    adjudicated = pd.DataFrame(
+        {
+            "study_id": ["P1", "P1", "P2", "P2", "P3", "P3"],
+            "group": ["1x", "2x"] * 3,
+            "adjudicated": [False, True, False, False, True, False],
+        }
+    )
+    assert reading_headline(reads, adjudicated) == (
+        "6 image sets of 3 patients in 2 groups read by 3 virtual readers (blinded worklist); "
+        "the third reader settled 2 where the two primary readers disagreed."
+    )
+    clinicians = reads.iloc[:2].assign(reader=["dr-a", "dr-b"], reader_kind="clinician")
+    assert reading_headline(clinicians, adjudicated.iloc[:1].assign(adjudicated=False)) == (
+        "1 image set of 1 patient in 1 group read by 2 clinicians (blinded worklist); "
+        "the two primary readers agreed on every call."
+    )

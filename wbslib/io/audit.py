@@ -22,6 +22,7 @@ from wbslib.core.errors import ChecksumMismatchError, ParamsError, UnreadableInp
 from wbslib.core.fileio import remove_stale_tmp, unwritable_output, write_csv
 from wbslib.core.params import section
 from wbslib.core.scan import STANDARD_VELOCITY_MM_S, VIEWS, speed_label
+from wbslib.core.text import counted
 from wbslib.io.manifest.privacy import FileNames
 from wbslib.io.manifest.pseudonym import load_key
 from wbslib.io.manifest.schema import KINDS, VIEW_SETS, read_manifest
@@ -225,6 +226,24 @@ def flagged(audit: pd.DataFrame) -> pd.DataFrame:
     """Acquisitions carrying any integrity flag (lossy, counts-mismatch, negative-values, ...)."""
     rows = audit.loc[audit["flags"].str.len() > 0, ["study_id", "kind", "speed_factor", "views", "flags"]]
     return rows.set_index("study_id")
+
+
+def audit_headline(result: AuditResult) -> str:
+    """One sentence (notebook 01's headline): files and studies audited, files quarantined, and files
+    of acquisitions flagged lossy, with a count mismatch or with any other integrity flag."""
+    audit = result.audit
+
+    def files(rows: pd.Series) -> int:
+        return sum(len(str(f).split(";")) for f in audit.loc[rows.astype(bool), "files"])
+
+    other = audit["flags"].fillna("").map(lambda f: bool(set(f.split(";")) - {"", "lossy", "counts-mismatch"}))
+    studies = counted(result.checksums["study_id"].nunique(), "study", "studies")
+    mismatches = counted(files(audit["counts_mismatch"]), "count mismatch", "count mismatches")
+    sentence = (
+        f"{counted(len(result.checksums), 'file')} of {studies} audited: {result.quarantine['file'].nunique()} "
+        f"quarantined, {files(audit['lossy'])} lossy, {mismatches}"
+    )
+    return sentence + (f", {files(other)} with other flags." if other.any() else ".")
 
 
 def thumbnail_figure(thumbnails: dict[str, list[tuple[str, np.ndarray]]]):

@@ -2,7 +2,7 @@
 (model observers) and inter-reader agreement.
 """
 
-from wbslib.readers.agreement import adjudication_summary, agreement_table, reference_status
+from wbslib.readers.agreement import adjudication_summary, agreement_table, reading_headline, reference_status
 from wbslib.readers.atlas import atlas_z, cells, fit_atlas
 from wbslib.readers.candidates import ImageFeatures, image_features, noise_blur
 from wbslib.readers.reading_sheet import case_block, display_window, sheet_html, view_png, write_reading_sheets
@@ -59,6 +59,7 @@ __all__ = [
     "quality_score",
     "read",
     "read_cases",
+    "reading_headline",
     "read_score_sheets",
     "reader_config",
     "reads_table",

@@ -12,6 +12,7 @@ import pandas as pd
 
 from wbslib.core.errors import StatisticsError
 from wbslib.core.groups import ordered_groups
+from wbslib.core.text import counted
 from wbslib.readers.worklist import effective_reads, panel_roles
 from wbslib.stats.proportions import weighted_kappa
 
@@ -83,4 +84,24 @@ def reference_status(labels: pd.Series) -> str:
     return (
         f"{len(labels) - known} of {len(labels)} patients lack a reference standard, so these analyses are "
         f"skipped: {'; '.join(NEEDS_REFERENCE)}. These run without it: {'; '.join(WITHOUT_REFERENCE)}."
+    )
+
+
+def reading_headline(reads: pd.DataFrame, adjudicated: pd.DataFrame) -> str:
+    """One sentence (notebook 04's headline): image sets, patients and groups read, by how many
+    virtual readers or clinicians (`reads.reader_kind`), and how many calls the third reader settled."""
+    kinds = set(reads["reader_kind"].astype(str))
+    n = reads["reader"].nunique()
+    who = counted(n, "virtual reader") if kinds == {"virtual"} else counted(n, "clinician")
+    if len(kinds) > 1:
+        who = f"{n} readers (virtual and clinicians)"
+    settled = int(adjudicated["adjudicated"].astype(bool).sum())
+    tail = (
+        f"the third reader settled {settled} where the two primary readers disagreed"
+        if settled
+        else "the two primary readers agreed on every call"
+    )
+    return (
+        f"{counted(len(adjudicated), 'image set')} of {counted(adjudicated['study_id'].nunique(), 'patient')} in "
+        f"{counted(adjudicated['group'].nunique(), 'group')} read by {who} (blinded worklist); {tail}."
     )

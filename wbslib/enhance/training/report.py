@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 from wbslib.core.masks import body_mask
 from wbslib.core.params import resolve_path
 from wbslib.core.scan import speed_label
+from wbslib.core.text import counted, listed, signed_percent
 from wbslib.enhance.checkpoint import load_generator
 from wbslib.enhance.losses import resolve_perceptual
 from wbslib.enhance.training.loop import model_name
@@ -206,3 +207,22 @@ def mode_verdicts(comparison: pd.DataFrame) -> list[str]:
             f"{'below' if margin < 0 else 'above'} the Gaussian."
         )
     return out
+
+
+def training_headline(table: pd.DataFrame) -> str:
+    """One sentence (notebook 02's headline) from `validation_table`: the models trained and, per
+    speed, the best model's validation NRMSE relative to the tuned Gaussian's (negative = lower error),
+    naming the speeds where the Gaussian stays ahead."""
+    comparison = mode_comparison(table)
+    best = []
+    for r in comparison.to_dict("records"):
+        modes = {k[6:]: v for k, v in r.items() if k.startswith("NRMSE ") and "Gaussian" not in k and v == v}
+        best.append(f"{r['speed']}-{min(modes, key=modes.get)} {signed_percent(r['best model vs Gaussian %'])}")
+    if best:
+        best[0] += " NRMSE"
+    gaussian = comparison.loc[comparison["winner"] == "Gaussian", "speed"]
+    sentence = (
+        f"{counted(len(table), 'model')} trained ({', '.join(table['model'])}); best against the tuned Gaussian "
+        f"on validation: {', '.join(best)}"
+    )
+    return sentence + (f"; the Gaussian stays ahead at {listed(gaussian)}." if len(gaussian) else ".")

@@ -16,6 +16,7 @@ import pandas as pd
 from wbslib.core.errors import ManifestError
 from wbslib.core.fileio import read_csv, remove_stale_tmp, unwritable_output, write_csv
 from wbslib.core.scan import speed_label
+from wbslib.core.text import listed
 
 MANIFEST_COLUMNS = (
     "study_id",
@@ -225,3 +226,23 @@ def study_table(df: pd.DataFrame) -> pd.DataFrame:
     if not table.empty:
         table["label"] = table["label"].astype("Int64")
     return table
+
+
+def cohort_headline(df: pd.DataFrame, counts_1x: float | None = None) -> str:
+    """One sentence on a manifest's cohort (notebook 00's headline): patients per split (evaluation =
+    `test`, with its metastatic count and any without a label), the speeds scanned and, for a phantom,
+    the expected counts per 1x view (`counts_1x`, counts; left out when None)."""
+    studies = df.drop_duplicates("study_id")
+    splits = studies["split"].astype(str).value_counts()
+    test = studies[studies["split"].astype(str) == "test"]
+    label = pd.to_numeric(test["label"], errors="coerce")
+    parts = [f"{splits.get('test', 0)} evaluation, {int((label == 1).sum())} metastatic"]
+    if label.isna().any():
+        parts[0] += f", {int(label.isna().sum())} without a label"
+    parts.append(f"{splits.get('train', 0)} training, {splits.get('val', 0)} validation")
+    kind = "phantom patients" if (studies["source"] == "phantom").all() else "patients"
+    speeds = sorted(df.loc[df["kind"] != "enhanced", "speed_factor"].astype(float).unique())
+    sentence = f"{len(studies)} {kind} ({'; '.join(parts)}) scanned at {listed(speed_label(s) for s in speeds)}"
+    if counts_1x is not None:
+        sentence += f"; {counts_1x / 1e6:.3g} M expected counts per 1x view"
+    return sentence + "."
