@@ -178,15 +178,17 @@ def test_index_opens_with_findings_then_titled_links_and_headlines(tmp_path):
         {"stem": "06-sweep", "status": "failed", "wall_s": 1.0, "html": tmp_path / "06-sweep.html", "error": "boom"},
         {"stem": "07-never", "status": "not run", "wall_s": None, "title": "07 · Never"},
     ]  # fmt: skip
-    path = write_index("demo", tmp_path / "runs", tmp_path, entries, {"params": {"run": "demo"}},
+    params = {"run": "demo", "data_root": "/abs/root/data/demo", "manifest": "/elsewhere/m.csv"}
+    path = write_index("demo", tmp_path / "runs", tmp_path, entries, {"params": params},
                        banner="BANNER", facts=("phantom cohort", "run started 2024-01-02 03:04 UTC"),
-                       prefixes=(("/abs/root", ""),))  # fmt: skip
+                       prefixes=(("/elsewhere", "[data_root]"), ("/abs/root", "")))  # fmt: skip
     page = path.read_text()
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
     assert '<header class="wbs-banner">BANNER</header>' in page and "phantom cohort · run started 2024-01-02" in page
     box = page.index('<section class="wbs-findings" id="findings-05-statistics">')
     assert page.index("<h1") < box < page.index("<h2>Notebooks</h2>")
     assert "<strong>2x</strong> as good as 1x (from x)" in page  # cleaned as in the clinician version
+    assert "data_root: data/demo" in page and "/abs/root" not in page  # parameters shown relative too
     assert '<a href="05-statistics.html">05 · Statistics</a> <span class="ok">ok</span> · 2.0 s' in page
     assert '<div class="wbs-headline"><p>2x non-inferior</p>' in page
     assert 'aria-label="05 · Statistics, code version">code version</a>' in page

@@ -16,7 +16,7 @@ import yaml
 
 from wbslib import RESEARCH_USE
 from wbslib.core.fileio import write_text
-from wbslib.report.clean import clinician_notebook, mark_cells, mark_tables
+from wbslib.report.clean import clinician_notebook, mark_cells, mark_tables, relative_paths
 from wbslib.report.html import STYLESHEET, gather_flags, gather_quarantine
 from wbslib.report.page import FINDINGS_TAG, HEADLINE_TAG, notebook_title, outputs_html
 
@@ -156,7 +156,8 @@ def write_index(
     prefixes: tuple[tuple[str, str], ...] = (),
 ) -> Path:
     """Write reports/<run>/index.html atomically and return its path; each notebook's title, headline
-    and findings are read from its executed notebook runs/<run>/<stem>.ipynb when there is one."""
+    and findings are read from its executed notebook runs/<run>/<stem>.ipynb when there is one; the
+    folders of `prefixes` are shown relative (`clean.relative_paths`), as in the reports."""
     full = []
     for e in entries:
         nb_path = Path(run_folder) / f"{e['stem']}.ipynb"
@@ -164,4 +165,4 @@ def write_index(
         full.append({**summary, **{k: v for k, v in e.items() if v is not None}})
     quarantine, flags = gather_quarantine(run_folder), gather_flags(run_folder)
     text = index_html(run, full, metadata, quarantine, flags, banner=banner, facts=facts)
-    return write_text(text, Path(report_folder) / "index.html")
+    return write_text(relative_paths(text, list(prefixes)), Path(report_folder) / "index.html")
