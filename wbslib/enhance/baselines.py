@@ -24,6 +24,7 @@ import pandas as pd
 
 from wbslib.core.counts import gaussian_counts
 from wbslib.core.errors import ManifestError, ParamsError
+from wbslib.core.groups import SPEED_RTOL
 from wbslib.core.masks import body_box
 from wbslib.core.params import resolve_path
 from wbslib.core.scan import WholeBodyScan, speed_label
@@ -167,7 +168,7 @@ def baseline_jobs(
 
 def runs_bm3d(speed: float, bm3d_speeds: list[float] | None) -> bool:
     """True when BM3D runs at `speed`: `bm3d_speeds` is None (every speed) or holds it (within 2 %)."""
-    return bm3d_speeds is None or any(abs(speed / s - 1) <= 0.02 for s in bm3d_speeds)
+    return bm3d_speeds is None or any(abs(speed / s - 1) <= SPEED_RTOL for s in bm3d_speeds)
 
 
 def enhance_baselines(

@@ -15,6 +15,7 @@ import pandas as pd
 
 from wbslib.core.groups import BASELINES, group_key, is_model, parse_group
 from wbslib.core.scan import speed_label
+from wbslib.core.text import counted
 
 COLUMNS = (
     "group",
@@ -74,10 +75,6 @@ def _versus(pct: float, name: str) -> str:
     return f"{abs(pct):.1f} % {'below' if pct < 0 else 'above'} {name}"
 
 
-def _patients(n: int) -> str:
-    return f"{n} patient{'' if n == 1 else 's'}"
-
-
 def margin_sentences(margins: pd.DataFrame, goal_pct: float = 10.0) -> list[str]:
     """'2x-split: NRMSE 0.046, 11.4 % below the tuned Gaussian (goal ≥ 10 %: met; 40 patients) and
     7.2 % below BM3D (10 patients).' — one per model, from `baseline_margins`."""
@@ -87,9 +84,11 @@ def margin_sentences(margins: pd.DataFrame, goal_pct: float = 10.0) -> list[str]
             sentences.append(f"{r.group}: no tuned Gaussian at {r.speed} to compare with.")
             continue
         met = "met" if r.vs_gauss_pct <= -goal_pct else "not met"
-        bm3d = f" and {_versus(r.vs_bm3d_pct, 'BM3D')} ({_patients(r.n_bm3d)})" if r.n_bm3d else ", BM3D not run"
+        bm3d = (
+            f" and {_versus(r.vs_bm3d_pct, 'BM3D')} ({counted(r.n_bm3d, 'patient')})" if r.n_bm3d else ", BM3D not run"
+        )
         sentences.append(
             f"{r.group}: NRMSE {r.nrmse:.4f}, {_versus(r.vs_gauss_pct, 'the tuned Gaussian')} "
-            f"(goal ≥ {goal_pct:g} %: {met}; {_patients(r.n_gauss)}){bm3d}."
+            f"(goal ≥ {goal_pct:g} %: {met}; {counted(r.n_gauss, 'patient')}){bm3d}."
         )
     return sentences

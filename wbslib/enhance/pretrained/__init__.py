@@ -17,12 +17,12 @@ from pathlib import Path
 
 from wbslib.core.errors import CheckpointError
 from wbslib.core.fileio import sha256_file, write_text
+from wbslib.core.groups import SPEED_RTOL
 from wbslib.core.scan import speed_label
 from wbslib.enhance.checkpoint import load_checkpoint, save_checkpoint
 
 FOLDER = Path(__file__).resolve().parent
 SUMS = FOLDER / "SHA256SUMS"
-SPEED_RTOL = 0.02
 
 
 def _name(speed: float) -> str:

@@ -106,7 +106,7 @@ def training_config(params: dict, model_spec: dict) -> dict:
     ):
         raise ParamsError(f"train.models entry {model_spec!r} needs mode {'|'.join(MODES)} and a speed > 1.")
     if cfg["init"] == "pretrained":
-        cfg["init_checkpoint"] = _pretrained_start(cfg, float(speed))
+        cfg["init_checkpoint"], cfg["init_count_scale"] = _pretrained_start(cfg, float(speed))
     cfg["perceptual_requested"] = cfg["perceptual"]
     cfg["perceptual"] = resolve_perceptual(cfg["perceptual"])[0]
     manifest = resolve_path(params["manifest"]) if params.get("manifest") else None
@@ -120,11 +120,13 @@ def training_config(params: dict, model_spec: dict) -> dict:
     return cfg
 
 
-def _pretrained_start(cfg: dict, speed: float) -> str:
-    """'<file> <sha256>' of the shipped generator a `train.init: pretrained` model starts from (the
-    nearest shipped speed); ParamsError when the train section's generator size differs from it."""
+def _pretrained_start(cfg: dict, speed: float) -> tuple[str, float]:
+    """('<file> <sha256>', count scale C) of the shipped generator a `train.init: pretrained` model
+    starts from (the nearest shipped speed; the model keeps its units); ParamsError when the train
+    section's generator size differs from it."""
     path = nearest_checkpoint(speed)
-    arch = load_checkpoint(path)["meta"]["arch_kwargs"]
+    meta = load_checkpoint(path)["meta"]
+    arch = meta["arch_kwargs"]
     want = {k: cfg[k] for k in ("nf", "nb", "gc")}
     have = {k: arch.get(k) for k in want}
     if have != want:
@@ -133,7 +135,7 @@ def _pretrained_start(cfg: dict, speed: float) -> str:
             f"the train section asks for nf {want['nf']}, nb {want['nb']}, gc {want['gc']}. "
             "Match it or use init: scratch."
         )
-    return f"{path.name} {sha256_file(path)}"
+    return f"{path.name} {sha256_file(path)}", float(meta["count_scale"])
 
 
 def _distributed(device: str) -> tuple[int, int, str]:
@@ -166,7 +168,7 @@ def _training_data(params: dict, cfg: dict, rank: int) -> tuple[PatchPairDataset
     data_root = resolve_path(params["data_root"])
     pairs = load_training_pairs(manifest, data_root, cfg["mode"], cfg["speed"], manifest_path=str(manifest_path))
     if cfg["init"] == "pretrained":  # keep the units the shipped generator learned in
-        scale = load_checkpoint(nearest_checkpoint(cfg["speed"]))["meta"]["count_scale"]
+        scale = cfg["init_count_scale"]
     else:
         scale = count_scale([p.standard for p in pairs], [bladder_mask(p.standard) for p in pairs])
     data = PatchPairDataset(
