@@ -133,6 +133,8 @@ def test_every_smoke_report_opens_offline_fits_a_phone_and_names_its_links(smoke
             problems += _problems(page, width, facts)
             if page.name == "index.html":
                 index_facts[width] = facts
+            if page.name in ("index.html", "05-statistics.html"):  # these two must have a findings box at all
+                problems += [f"{page.name} at {width} px: no findings box"] if facts["findings_top"] is None else []
     assert problems == []
     facts = index_facts[PHONE]
     assert facts["viewport_meta"] == "width=device-width, initial-scale=1"
