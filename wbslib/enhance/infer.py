@@ -30,7 +30,7 @@ from wbslib.core.errors import (
     SpeedUnknownError,
 )
 from wbslib.core.fileio import sha256_file
-from wbslib.core.groups import MODES, is_model
+from wbslib.core.groups import MODES, SPEED_RTOL, is_model
 from wbslib.core.groups import parse_group as core_parse_group
 from wbslib.core.params import resolve_device, run_dir
 from wbslib.core.scan import WholeBodyScan, speed_label
@@ -48,8 +48,6 @@ from wbslib.enhance.runtime import (
     memory_format,
     tiled_forward,
 )
-
-SPEED_RTOL = 0.02  # a scan's speed factor may differ this much from the checkpoint's
 
 
 def _present_views(counts: np.ndarray) -> list[int]:
