@@ -10,7 +10,7 @@ Both return 1x-equivalent counts (float32, (2, rows, cols), NaN for a missing vi
   A(x) = 2 √(x + 3/8) (Poisson → unit variance), then the closed-form approximation of the exact
   unbiased inverse (Mäkitalo & Foi 2011), clamped at 0, × s. Run on the body's bounding box
   (+ 16 px); pixels outside it held no counts and stay 0. ≈ 4–10 s per view on 2 CPU cores, so
-  notebook 03 limits it to `bm3d_max_studies` studies.
+  notebook 03 limits it to `bm3d_max_studies` studies per split.
 """
 
 from __future__ import annotations
@@ -171,6 +171,19 @@ def runs_bm3d(speed: float, bm3d_speeds: list[float] | None) -> bool:
     return bm3d_speeds is None or any(abs(speed / s - 1) <= SPEED_RTOL for s in bm3d_speeds)
 
 
+def first_per_split(jobs: list[Job], n: int | None) -> list[Job]:
+    """The first `n` jobs of each split, in the jobs' (study) order; all of them when `n` is None."""
+    if n is None:
+        return list(jobs)
+    taken: dict[str, int] = {}
+    out = []
+    for job in jobs:
+        if taken.get(job.split, 0) < n:
+            taken[job.split] = taken.get(job.split, 0) + 1
+            out.append(job)
+    return out
+
+
 def enhance_baselines(
     manifest_df: pd.DataFrame,
     data_root: str | os.PathLike,
@@ -186,13 +199,13 @@ def enhance_baselines(
     progress: bool = True,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run the baselines on every study of `manifest_df` (BM3D on the first `bm3d_max_studies` by
-    study id, at the `bm3d_speeds` only when given) at each speed; outputs as derived DICOM through
-    `wbslib.enhance.batch.run_batch`."""
+    study id of each split — the test and observer splits get the cap each —, at the `bm3d_speeds`
+    only when given) at each speed; outputs as derived DICOM through `wbslib.enhance.batch.run_batch`."""
     jobs = []
     for speed in speeds:
         for method in methods:
             if method == "bm3d" and not runs_bm3d(speed, bm3d_speeds):
                 continue
             batch = baseline_jobs(manifest_df, method, speed, sigma_px=(sigmas or {}).get(speed), kind=kind)
-            jobs += batch[:bm3d_max_studies] if method == "bm3d" and bm3d_max_studies is not None else batch
+            jobs += first_per_split(batch, bm3d_max_studies) if method == "bm3d" else batch
     return run_batch(jobs, resolve_path(data_root), out_root, force=force, progress=progress, desc="baselines")

@@ -7,6 +7,10 @@
   `shift_px`, `limb_shift_px`, `lesion_rc` and masks (`wbslib.io.truth`);
 - `data_root/truth/{patients,lesions}.csv`, `cohort.json` (the params that made it);
 - the manifest (kind `standard` for 1x, `fast-real` otherwise; source `phantom`).
+Every patient, whatever its split (test, train, val, observer), is scanned at every speed of
+`cohort.speeds` and gets its truth files; `n_observer` (default 0) adds the observer split, a
+separate group that trains the virtual readers per image class and is never evaluated nor used to
+train a model (`wbslib.phantom.patients`).
 Every parameter is checked before any file is written; every file is written atomically; the
 same seed gives byte-identical files, whatever the number of worker processes.
 """
@@ -61,6 +65,7 @@ DEFAULTS = {
     "n_metastatic": 39,
     "n_train": 24,
     "n_val": 6,
+    "n_observer": 0,
     "speeds": [1, 2, 3],
     "counts_1x": 1.75e6,
     "split_scheme": "separate",
@@ -87,7 +92,7 @@ def cohort_config(params: dict) -> dict:
     cfg = section(params, "cohort", DEFAULTS)
     n = _integer(cfg, "n_patients", 1)
     _integer(cfg, "n_metastatic", 0, n)
-    for key in ("n_train", "n_val", "workers"):
+    for key in ("n_train", "n_val", "n_observer", "workers"):
         _integer(cfg, key, 0)
     speeds = cfg["speeds"]
     if not isinstance(speeds, (list, tuple)) or not speeds:
@@ -228,7 +233,9 @@ def simulate_from_params(params: dict) -> pd.DataFrame:
     data_root, manifest_path = _paths(params)
     patients = sample_patients(cfg, seed)
     workers = cfg["workers"] or min(os.cpu_count() or 1, 4)
-    _claim(data_root, {"seed": seed, **{k: v for k, v in cfg.items() if k != "workers"}})
+    # n_observer 0 is left out of the record so that cohorts made before the observer split still match
+    record = {k: v for k, v in cfg.items() if k != "workers" and not (k == "n_observer" and v == 0)}
+    _claim(data_root, {"seed": seed, **record})
     jobs = [(row, cfg, seed, str(data_root)) for row in patients.to_dict("records")]
     results = _run(jobs, workers)
     patients = pd.concat([patients, pd.DataFrame([r["patient"] for r in results])], axis=1)

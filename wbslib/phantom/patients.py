@@ -5,7 +5,10 @@ Spread like the paper's Table 1 (83 patients with suspected bone metastasis): ag
 nasopharyngeal, liver, bone pain of unknown origin; height by sex, BMI 23 ± 3.2. The evaluation
 cohort (split `test`) has exactly `n_metastatic` metastatic patients; the separate training
 cohort (`train`, `val`) is labelled about half metastatic (scheme `separate`) or with the
-evaluation cohort's metastatic fraction (scheme `stratified`).
+evaluation cohort's metastatic fraction (scheme `stratified`). The observer cohort (`observer`,
+`n_observer` patients, none by default) trains the virtual readers per image class; it is never
+evaluated and never trains a model, and it has the evaluation cohort's metastatic fraction
+(rounded half up) whatever the scheme, so that it resembles the patients the readers will read.
 """
 
 from __future__ import annotations
@@ -59,14 +62,18 @@ def _people(n: int, rng: np.random.Generator) -> dict:
 
 def sample_patients(cfg: dict, seed: int) -> pd.DataFrame:
     """One row per patient: study_id (PH0001…), split, label, sex, age, height_cm, weight_kg, bmi,
-    diagnosis. Test patients first, then train, then val; the same seed gives the same table."""
+    diagnosis. Test patients first, then train, then val, then observer (last, so that adding
+    observer patients changes no other patient); each split draws from its own keyed stream, and
+    the same seed gives the same table."""
     n_test, n_met = cfg["n_patients"], cfg["n_metastatic"]
     share = 0.5 if cfg["split_scheme"] == "separate" else n_met / n_test
+    n_observer = cfg.get("n_observer", 0)
     frames = []
     for split, n, n_pos in (
         ("test", n_test, n_met),
         ("train", cfg["n_train"], _half_up(share * cfg["n_train"])),
         ("val", cfg["n_val"], _half_up(share * cfg["n_val"])),
+        ("observer", n_observer, _half_up(n_met / n_test * n_observer)),
     ):
         if n == 0:
             continue

@@ -11,7 +11,9 @@ import pandas as pd
 
 from wbslib.core.errors import ManifestError, ParamsError
 from wbslib.core.repro import rng
-from wbslib.io.manifest.schema import SPLITS
+
+# The splits a clinical cohort is drawn into (no observer split: that is a phantom cohort's only)
+CLINICAL_SPLITS = ("train", "val", "test")
 
 
 def read_labels(path: str | os.PathLike) -> dict[str, int | None]:
@@ -84,6 +86,6 @@ def assign_splits(labels: pd.Series, fractions: tuple[float, ...], seed: int) ->
     for stratum in sorted(strata.unique(), key=str):
         ids = sorted(strata.index[strata == stratum])
         order = rng(seed, "split", str(stratum)).permutation(len(ids))
-        names = np.repeat(SPLITS, apportion(len(ids), shares))
+        names = np.repeat(CLINICAL_SPLITS, apportion(len(ids), shares))
         out.update({ids[j]: str(name) for j, name in zip(order, names)})
     return pd.Series(out, dtype=object).reindex(labels.index)

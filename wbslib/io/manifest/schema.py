@@ -31,7 +31,8 @@ MANIFEST_COLUMNS = (
     "source",
 )
 KINDS = ("standard", "fast-real", "fast-simu", "enhanced")
-SPLITS = ("train", "val", "test")
+# train/val: the models; test: evaluation; observer (phantom cohorts): trains the virtual readers only
+SPLITS = ("train", "val", "test", "observer")
 SOURCES = ("phantom", "clinical")
 VIEW_SETS = {"ANT+POST": ("ANT", "POST"), "ANT": ("ANT",), "POST": ("POST",)}
 SPEED_DECIMALS = 2  # speed factors are stored to 0.01 (20 cm/min stored as 3.33 mm/s is still 1x)
@@ -230,8 +231,8 @@ def study_table(df: pd.DataFrame) -> pd.DataFrame:
 
 def cohort_headline(df: pd.DataFrame, counts_1x: float | None = None) -> str:
     """One sentence on a manifest's cohort (notebook 00's headline): patients per split (evaluation =
-    `test`, with its metastatic count and any without a label), the speeds scanned and, for a phantom,
-    the expected counts per 1x view (`counts_1x`, counts; left out when None)."""
+    `test`, with its metastatic count and any without a label; observer patients when any), the speeds
+    scanned and, for a phantom, the expected counts per 1x view (`counts_1x`, counts; left out when None)."""
     studies = df.drop_duplicates("study_id")
     splits = studies["split"].astype(str).value_counts()
     test = studies[studies["split"].astype(str) == "test"]
@@ -240,6 +241,8 @@ def cohort_headline(df: pd.DataFrame, counts_1x: float | None = None) -> str:
     if label.isna().any():
         parts[0] += f", {int(label.isna().sum())} without a label"
     parts.append(f"{splits.get('train', 0)} training, {splits.get('val', 0)} validation")
+    if splits.get("observer", 0):
+        parts[-1] += f", {splits['observer']} observer"
     kind = "phantom patients" if (studies["source"] == "phantom").all() else "patients"
     speeds = sorted(df.loc[df["kind"] != "enhanced", "speed_factor"].astype(float).unique())
     sentence = f"{len(studies)} {kind} ({'; '.join(parts)}) scanned at {listed(speed_label(s) for s in speeds)}"
