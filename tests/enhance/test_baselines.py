@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from fixtures_infer import poisson_image, tiny_cohort
 from scipy import ndimage
@@ -95,3 +96,16 @@ def test_enhance_baselines_writes_derived_dicom_and_limits_bm3d(tmp_path):
     assert bl.runs_bm3d(2.0, None) and bl.runs_bm3d(2.03, [2]) and not bl.runs_bm3d(2.0, [2.5, 3])
     with pytest.raises(ParamsError, match="unknown"):
         bl.enhance_baselines(test, root, out_root, speeds=[2.0], methods=("median",), progress=False)
+
+
+def test_bm3d_cap_applies_to_each_split():
+    rows = [
+        {"study_id": sid, "views": "ANT+POST", "speed_factor": 2.0, "kind": "fast-real", "path": f"{sid}/2x.dcm",
+         "sha256": "0" * 64, "split": split, "label": 1}
+        for sid, split in (("S01", "test"), ("S02", "test"), ("S03", "test"), ("S04", "observer"), ("S05", "observer"))
+    ]  # fmt: skip
+    jobs = bl.baseline_jobs(pd.DataFrame(rows), "bm3d", 2.0)
+    assert [j.study_id for j in bl.first_per_split(jobs, 1)] == ["S01", "S04"]
+    assert [j.study_id for j in bl.first_per_split(jobs, 2)] == ["S01", "S02", "S04", "S05"]
+    assert [j.study_id for j in bl.first_per_split(jobs, 0)] == []
+    assert [j.study_id for j in bl.first_per_split(jobs, None)] == ["S01", "S02", "S03", "S04", "S05"]

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from wbslib.core.errors import ManifestError, ParamsError, PseudonymKeyError
 from wbslib.io.manifest.build import build_manifest
-from wbslib.io.manifest.labels import apportion, assign_splits
+from wbslib.io.manifest.labels import CLINICAL_SPLITS, apportion, assign_splits
 from wbslib.io.manifest.pseudonym import file_id, load_key, pseudonym
 from wbslib.io.manifest.schema import (
     MANIFEST_COLUMNS,
@@ -296,6 +296,18 @@ def test_splits_are_stratified_and_seeded(labels, seed):
         assert [got.get(s, 0) for s in ("train", "val", "test")] == expected
 
 
+def test_clinical_splits_stay_train_val_test_with_the_same_draw():
+    assert CLINICAL_SPLITS == ("train", "val", "test")
+    series = pd.Series([1, 0, 1, None, 0, 1, 0, 0, 1, None], index=[f"S{i:02d}" for i in range(10)], dtype="Int64")
+    # the draw made before the observer split existed (same seed, same fractions)
+    assert assign_splits(series, (0.6, 0.2, 0.2), 3).to_dict() == {
+        "S00": "test", "S01": "val", "S02": "val", "S03": "train", "S04": "train",
+        "S05": "train", "S06": "test", "S07": "train", "S08": "train", "S09": "val",
+    }  # fmt: skip
+    many = pd.Series([1, 0, None] * 20, index=[f"S{i:02d}" for i in range(60)], dtype="Int64")
+    assert set(assign_splits(many, (0.2, 0.2, 0.6), 0)) == {"train", "val", "test"}
+
+
 def test_bad_split_fractions_and_labels(cohort, tmp_path):
     with pytest.raises(ParamsError, match="summing to 1"):
         build_manifest(cohort[0], fractions=(0.5, 0.1, 0.1))
@@ -332,6 +344,19 @@ def test_cohort_headline_counts_patients_per_split_and_names_speeds_and_counts()
         "5 phantom patients (3 evaluation, 2 metastatic; 1 training, 1 validation) scanned at 1x, 2x and 3x; "
         "1.75 M expected counts per 1x view."
     )
+
+
+def test_manifest_accepts_the_observer_split_and_the_headline_counts_it():
+    rows = _rows("P1", "test", "1") + _rows("P2", "test", "0") + _rows("P3", "train", "1")
+    rows += _rows("P4", "observer", "1") + _rows("P5", "observer", "0")
+    manifest = validate_manifest(pd.DataFrame(rows), "m.csv")
+    assert sorted(manifest.drop_duplicates("study_id")["split"]) == ["observer", "observer", "test", "test", "train"]
+    assert cohort_headline(manifest) == (
+        "5 phantom patients (2 evaluation, 1 metastatic; 1 training, 0 validation, 2 observer) "
+        "scanned at 1x, 2x and 3x."
+    )
+    with pytest.raises(ManifestError, match="'readers' is not one of train, val, test, observer"):
+        validate_manifest(pd.DataFrame(_rows("P6", "readers", "1")), "m.csv")
 
 
 def test_cohort_headline_of_a_clinical_cohort_without_labels_or_counts():

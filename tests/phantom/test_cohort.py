@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
@@ -134,6 +135,10 @@ def test_other_params_into_the_same_root_is_refused(cohort):
         {"colour": 1},
         {"pixel_mm": 1.0},
         {"n_patients": 2.5},
+        {"n_observer": -1},
+        {"n_observer": 1.5},
+        {"n_observer": True},
+        {"n_observer": "4"},
     ],
 )
 def test_bad_params_fail_before_writing(tmp_path, change):
@@ -158,6 +163,56 @@ def test_sample_patients_schemes():
     strat = sample_patients({**cfg, "split_scheme": "stratified"}, 7)
     assert strat.loc[strat["split"] == "train", "label"].sum() == round(20 * 39 / 83)
     assert sample_patients(cfg, 7).equals(table)
+
+
+def test_observer_split_is_appended_with_the_test_share_and_changes_no_other_patient():
+    base = cohort_config({"cohort": {"n_patients": 83, "n_metastatic": 39, "n_train": 20, "n_val": 6}})
+    assert base["n_observer"] == 0
+    before = sample_patients(base, 7)
+    assert "observer" not in set(before["split"])
+    for scheme in ("separate", "stratified"):
+        cfg = {**base, "n_observer": 40, "split_scheme": scheme}
+        table = sample_patients(cfg, 7)
+        observer = table[table["split"] == "observer"]
+        assert len(observer) == 40 and observer["label"].sum() == 19  # 40 · 39/83 = 18.8 → 19
+        assert list(observer["study_id"]) == [f"PH{i:04d}" for i in range(110, 150)]
+        others = sample_patients({**cfg, "n_observer": 0}, 7)
+        assert table.iloc[: len(others)].reset_index(drop=True).equals(others)
+    assert sample_patients({**base, "n_observer": 40}, 7).iloc[:109].equals(before)
+    assert sample_patients({**base, "n_observer": 40}, 7).equals(sample_patients({**base, "n_observer": 40}, 7))
+
+
+@pytest.mark.parametrize(
+    ("n_patients", "n_metastatic", "n_observer", "metastatic"),
+    [(8, 4, 4, 2), (40, 19, 20, 10), (83, 39, 40, 19), (12, 6, 24, 12), (3, 0, 5, 0), (3, 3, 5, 5), (4, 1, 2, 1)],
+)
+def test_observer_metastatic_count_is_the_test_share_rounded_half_up(n_patients, n_metastatic, n_observer, metastatic):
+    cfg = cohort_config({"cohort": {"n_patients": n_patients, "n_metastatic": n_metastatic, "n_observer": n_observer}})
+    observer = sample_patients(cfg, 3).query("split == 'observer'")
+    assert len(observer) == n_observer and observer["label"].sum() == metastatic
+
+
+def test_observer_patients_are_scanned_like_test_patients(tmp_path):
+    root = tmp_path / "obs"
+    cohort = {"n_patients": 1, "n_metastatic": 1, "n_train": 0, "n_val": 0, "n_observer": 1, "speeds": [1, 2]}
+    manifest = simulate_from_params(params(root, **cohort))
+    by_split = {
+        split: sorted(zip(rows["speed_factor"].astype(float), rows["kind"]))
+        for split, rows in manifest.groupby("split")
+    }
+    assert by_split == {
+        "test": [(1.0, "standard"), (2.0, "fast-real")],
+        "observer": [(1.0, "standard"), (2.0, "fast-real")],
+    }
+    assert set(manifest.loc[manifest["split"] == "observer", "study_id"]) == {"PH0002"}
+    assert manifest.loc[manifest["split"] == "observer", "label"].tolist() == [1, 1]  # 1 · 1/1
+    assert (root / "truth" / "PH0002" / "1x.npz").is_file() and (root / "truth" / "PH0002" / "2x.npz").is_file()
+    assert set(load_patients(root)["split"]) == {"test", "observer"}
+    assert json.loads((root / "truth" / "cohort.json").read_text())["n_observer"] == 1
+
+
+def test_cohort_record_leaves_out_n_observer_0(cohort):
+    assert "n_observer" not in json.loads((cohort[0] / "truth" / "cohort.json").read_text())
 
 
 def test_loaders_name_missing_truth(tmp_path):
