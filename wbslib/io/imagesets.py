@@ -25,10 +25,11 @@ import pandas as pd
 
 from wbslib.core.errors import ManifestError
 from wbslib.core.fileio import read_csv, write_csv
-from wbslib.core.groups import SPEED_RTOL, group_key
+from wbslib.core.groups import SPEED_RTOL, TRUTH, group_key
 from wbslib.core.params import project_root, resolve_path, run_dir
 from wbslib.core.scan import VIEWS, WholeBodyScan, speed_label
 from wbslib.io.dicom import read_wholebody
+from wbslib.io.truth import truth_counts
 
 IMAGE_SET_COLUMNS = ("study_id", "group", "speed_factor", "method", "path", "to_1x", "split", "label")
 RAW_KINDS = ("standard", "fast-real")
@@ -164,7 +165,10 @@ def load_scan(row) -> tuple[np.ndarray, WholeBodyScan]:
 
 
 def load_counts(row) -> np.ndarray:
-    """The image set's 1x-equivalent counts (`load_scan` without the scan)."""
+    """The image set's 1x-equivalent counts (`load_scan` without the scan); for the reference
+    group `truth` (method 'truth', path a truth npz) the phantom's noise-free image."""
+    if str(row["method"]) == TRUTH:
+        return truth_counts(resolve_path(str(row["path"])))
     return load_scan(row)[0]
 
 

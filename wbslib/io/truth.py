@@ -127,6 +127,19 @@ def load_truth(data_root: str | os.PathLike, study_id: str, speed: float) -> dic
     return out
 
 
+def truth_counts(path: str | os.PathLike) -> np.ndarray:
+    """The noise-free `expected` counts (2, rows, cols) of one truth file, in 1x-equivalent counts
+    (× its speed factor): the image of the ideal-enhancer reference group `truth`."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return (data["expected"] * np.float32(data["speed_factor"])).astype(np.float32)
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        raise PhantomTruthError(
+            f"Truth file {path} cannot be read ({exc.__class__.__name__}); simulate the cohort again (notebook 00)."
+        ) from exc
+
+
 def _table(data_root, name: str) -> pd.DataFrame:
     path = truth_dir(data_root) / name
     if not path.is_file():
