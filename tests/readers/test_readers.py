@@ -193,7 +193,17 @@ def test_score_sheets_round_trip(tmp_path):
         "confidence",
     ]
     reads = reads_table(scores, key, "clinician")
-    assert list(reads.columns) == ["reader", "reader_kind", "study_id", "group", "likert", "malignant", "confidence"]
+    assert list(reads.columns) == [
+        "reader",
+        "reader_kind",
+        "study_id",
+        "group",
+        "likert",
+        "malignant",
+        "confidence",
+        "score",
+    ]
+    assert reads["score"].isna().all()  # clinicians' sheets carry no continuous score
     assert (reads["reader_kind"] == "clinician").all() and set(reads["group"]) == {"1x", "2x"}
     with pytest.raises(ReaderStudyError, match="reader_kind"):
         reads_table(scores, key, "human")

@@ -5,21 +5,10 @@
 from wbslib.readers.agreement import adjudication_summary, agreement_table, reading_headline, reference_status
 from wbslib.readers.atlas import atlas_z, cells, fit_atlas
 from wbslib.readers.candidates import ImageFeatures, image_features, noise_blur
+from wbslib.readers.observer import Observer, candidate_labels, model_inputs, train_observer
 from wbslib.readers.reading_sheet import case_block, display_window, sheet_html, view_png, write_reading_sheets
 from wbslib.readers.score_sheets import read_score_sheets
-from wbslib.readers.virtual import (
-    Observer,
-    VirtualReader,
-    candidate_labels,
-    cohort_observer,
-    model_inputs,
-    quality_score,
-    read,
-    read_cases,
-    train_observer,
-    training_variants,
-    virtual_panel,
-)
+from wbslib.readers.virtual import VirtualReader, quality_score, read, read_cases, virtual_panel
 from wbslib.readers.worklist import (
     adjudicate,
     check_reader_names,
@@ -45,7 +34,6 @@ __all__ = [
     "case_block",
     "cells",
     "check_reader_names",
-    "cohort_observer",
     "display_window",
     "effective_reads",
     "fit_atlas",
@@ -66,7 +54,6 @@ __all__ = [
     "reference_status",
     "sheet_html",
     "train_observer",
-    "training_variants",
     "view_png",
     "virtual_panel",
     "write_reading_sheets",

@@ -17,8 +17,8 @@ from scipy import ndimage
 
 from wbslib.readers.candidates import FEATURES
 
-ATLAS_FEATURES = ("contrast_small", "contrast_mid", "snr", "focality", "ridge", "hotness")
-ROW_BINS, COL_BINS = 48, 16
+ATLAS_FEATURES = ("contrast_small", "contrast_mid", "focality", "ridge", "neighbour_excess", "hotness")
+ROW_BINS, COL_BINS = 48, 17  # an odd count: the midline (spine, sternum) lies in the middle of a cell
 LATERAL_RANGE = 1.2
 SHRINK = 5.0
 MIN_SD = 1e-2

@@ -5,9 +5,12 @@ counts; nothing about the patient, the group, the speed or the truth. Per view p
 - **regions**: the body (smoothed counts above 2 % of their 99th percentile, as
   `preprocess.body_mask`), the bladder (`preprocess.bladder_mask`, dilated `BLADDER_MARGIN_PX`)
   and bone (body pixels whose σ 3 px smoothed counts exceed `BONE_FACTOR` × the body median);
-- **matched filter**: contrast maps R_σ = G_σ·I / bone level − 1 at the lesion scale σ 1.5 px
-  (≈ 8 mm FWHM) and σ 3 px, the bone level being the mean σ 3 px counts of the bone pixels in a
-  square ring (13 to 25 px) around each pixel, so a spot is compared with the bone around it;
+- **matched filter**: contrast maps R_σ = G_σ·I / L − 1 at the lesion scale σ 1.5 px (≈ 8 mm
+  FWHM) and σ 3 px, against the local level L = G_6·I (σ 6 px, ≈ 34 mm FWHM): a ratio of two
+  linear filters of the image, so a gain leaves it unchanged, and L averages ≈ 450 pixels, so
+  noise and denoising barely move it — no per-image noise estimate divides any feature (a
+  denoised image's features keep their mean; only their spread shrinks, which the per-class
+  statistics of `wbslib.readers.virtual` learn);
 - **local noise**: the variance of the high-pass residual I − G_1.5·I in a 9 × 9 window divided
   by its white-noise gain, so that for Poisson counts acquired at speed s and shown × s it
   estimates s·μ; `n_eff` = mean² / variance is the Poisson-equivalent counts per pixel;
@@ -18,11 +21,11 @@ counts; nothing about the patient, the group, the speed or the truth. Per view p
   σ 1.5 px filter): how smooth, "waxy", the image looks at pixel scale. It is a texture index,
   not a resolution measurement (anatomy biases it);
 - **candidates**: every local maximum (7 × 7) of R_1.5 in the body outside the bladder.
-Each candidate gets the features in `FEATURES`: contrast at two scales, local SNR, focality
+Each candidate gets the features in `FEATURES`: contrast at two scales, focality
 (least and largest excess over the neighbours 4 px away along four directions: a metastasis is a
 focal spot, normal spine, ribs and long bones are ridges), support in the other view at the
 mirrored column and at the left–right mirror position in the same view (normal joints come in
-pairs), hotness relative to the bone median, position along the body (0 top of the body, 1
+pairs), hotness relative to the median σ 3 px counts of bone, position along the body (0 top of the body, 1
 bottom) and across it (signed, in body half widths from the midline, in that view's own frame).
 """
 
@@ -38,22 +41,24 @@ from wbslib.core.masks import bladder_mask
 SIGMA_LESION_PX = 1.5
 SIGMA_FINE_PX = 0.7
 SIGMA_MID_PX = 3.0
+SIGMA_LEVEL_PX = 6.0
 TRUNCATE = 3.0
 BODY_LEVEL = 0.02
 BONE_FACTOR = 1.6
 BLADDER_MARGIN_PX = 6
-RING_INNER_PX, RING_OUTER_PX = 13, 25
 NOISE_WINDOW_PX = 9
 PEAK_WINDOW_PX = 7
 SUPPORT_WINDOW_PX = 9
 FOCAL_STEP_PX = 4
+NORMALISED_TOTAL = 3.5e6  # counts of an image set as features see it (a 1x whole-body scan's)
+NEIGHBOUR_PX = (6, 14)  # the next vertebra or rib above and below (≈ 15–35 mm)
 MIN_CONTRAST = 0.05
 FEATURES = (
     "contrast_small",
     "contrast_mid",
-    "snr",
     "focality",
     "ridge",
+    "neighbour_excess",
     "support_other_view",
     "support_mirror",
     "hotness",
@@ -85,7 +90,6 @@ def _gain(sigma: float, highpass: bool = False, blur_px: float = 0.0) -> float:
 
 
 GAIN_RESIDUAL = _gain(SIGMA_LESION_PX, highpass=True)
-GAIN_LESION = _gain(SIGMA_LESION_PX)
 BLUR_GRID_PX = np.round(np.arange(0.0, 4.01, 0.05), 2)
 # fine / lesion-scale residual power of white noise smoothed by σ = BLUR_GRID_PX (falls with σ)
 FINE_RATIO = np.array([_gain(SIGMA_FINE_PX, True, b) / _gain(SIGMA_LESION_PX, True, b) for b in BLUR_GRID_PX])
@@ -105,31 +109,15 @@ def _bladder(counts: np.ndarray) -> np.ndarray:
     return np.stack([ndimage.binary_dilation(v, iterations=BLADDER_MARGIN_PX) if v.any() else v for v in full])
 
 
-def _ring_mean(values: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """Weighted mean of `values` over the square ring between RING_INNER_PX and RING_OUTER_PX
-    (box sums); NaN where bone covers under 5 % of the ring."""
-
-    def ring(a):
-        return (
-            ndimage.uniform_filter(a, RING_OUTER_PX) * RING_OUTER_PX**2
-            - ndimage.uniform_filter(a, RING_INNER_PX) * RING_INNER_PX**2
-        )
-
-    w = ring(weight)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(w > 0.05 * (RING_OUTER_PX**2 - RING_INNER_PX**2), ring(values) / w, np.nan)
-
-
 def _maps(view: np.ndarray, bladder: np.ndarray) -> dict:
     """Smoothed images, contrast against the surrounding bone, noise variance and regions of a view."""
-    img = np.nan_to_num(view.astype(np.float32))
+    img = np.nan_to_num(view)
     small, mid = _smooth(img, SIGMA_LESION_PX), _smooth(img, SIGMA_MID_PX)
     top = float(np.percentile(mid, 99.0))
     body = mid > BODY_LEVEL * top if top > 0 else np.zeros(img.shape, bool)
     level = float(np.median(mid[body])) if body.any() else 1.0
     bone = body & (mid > BONE_FACTOR * level) & ~bladder
-    bone_level = _ring_mean(np.where(bone, mid, 0.0).astype(np.float32), bone.astype(np.float32))
-    bone_level = np.maximum(np.where(np.isfinite(bone_level), bone_level, level), 1e-3)
+    local = np.maximum(_smooth(img, SIGMA_LEVEL_PX), 1e-3 * max(level, 1e-3))
     variance = np.maximum(ndimage.uniform_filter((img - small) ** 2, NOISE_WINDOW_PX) / GAIN_RESIDUAL, 1e-6)
     fine_ratio = (
         float(np.sum((img - _smooth(img, SIGMA_FINE_PX))[bone] ** 2) / np.sum((img - small)[bone] ** 2))
@@ -141,10 +129,10 @@ def _maps(view: np.ndarray, bladder: np.ndarray) -> dict:
         "mid": mid,
         "mean": ndimage.uniform_filter(small, NOISE_WINDOW_PX),
         "fine_ratio": fine_ratio,
-        "bone_level": bone_level,
+        "local": local,
         "variance": variance,
-        "contrast_small": small / bone_level - 1.0,
-        "contrast_mid": mid / bone_level - 1.0,
+        "contrast_small": small / local - 1.0,
+        "contrast_mid": mid / local - 1.0,
         "body": body,
         "bone": bone,
         "search": body & ~bladder,
@@ -183,14 +171,25 @@ def _sample(image: np.ndarray, r: np.ndarray, c: np.ndarray) -> np.ndarray:
 
 def _focality(maps: dict, r: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Least and largest excess of the σ 3 px counts over the two neighbours FOCAL_STEP_PX away,
-    over four directions, relative to the bone level."""
-    mid, level = maps["mid"], maps["bone_level"][r, c]
+    over four directions, relative to the local level L."""
+    mid, level = maps["mid"], maps["local"][r, c]
     excess = []
     for dr, dc in ((1, 0), (0, 1), (1, 1), (1, -1)):
         sr, sc = FOCAL_STEP_PX * dr, FOCAL_STEP_PX * dc
         excess.append((mid[r, c] - (_sample(mid, r + sr, c + sc) + _sample(mid, r - sr, c - sc)) / 2.0) / level)
     excess = np.asarray(excess)
     return excess.min(axis=0), excess.max(axis=0)
+
+
+def _neighbour_excess(maps: dict, r: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Excess of the σ 1.5 px counts over the mean of the hottest σ 1.5 px counts NEIGHBOUR_PX
+    above and below (± 1 column), relative to L: ≈ 0 for a normal vertebra or rib among its
+    like, the lesion's contrast for a hot spot in any of them."""
+    near, far = NEIGHBOUR_PX
+    hottest = ndimage.maximum_filter(maps["small"], size=(far - near + 1, 3), mode="nearest")
+    offset = (near + far) // 2
+    above, below = _sample(hottest, r - offset, c), _sample(hottest, r + offset, c)
+    return (maps["small"][r, c] - np.maximum(above, below)) / maps["local"][r, c]
 
 
 def _candidates(maps: dict) -> np.ndarray:
@@ -204,7 +203,7 @@ def _view_features(m: dict, other: dict | None) -> tuple[np.ndarray, np.ndarray]
     rc = _candidates(m)
     r, c = rc[:, 0], rc[:, 1]
     midline, half_width, top, bottom = _midline_and_extent(m["body"])
-    bone_median = float(np.median(m["small"][m["bone"]])) if m["bone"].any() else 1.0
+    bone_median = float(np.median(m["mid"][m["bone"]])) if m["bone"].any() else 1.0
     support = ndimage.maximum_filter(np.maximum(m["contrast_small"], 0.0), SUPPORT_WINDOW_PX)
     other_support = (
         ndimage.maximum_filter(np.maximum(other["contrast_small"], 0.0), SUPPORT_WINDOW_PX)[:, ::-1]
@@ -218,9 +217,9 @@ def _view_features(m: dict, other: dict | None) -> tuple[np.ndarray, np.ndarray]
         [
             m["contrast_small"][r, c],
             m["contrast_mid"][r, c],
-            (m["small"][r, c] - m["bone_level"][r, c]) / np.sqrt(m["variance"][r, c] * GAIN_LESION),
             least,
             largest,
+            _neighbour_excess(m, r, c),
             other_support[r, c],
             np.where(lateral, _sample(support, r, mirror), 0.0),
             np.log(np.maximum(m["small"][r, c], 1e-3) / max(bone_median, 1e-3)),
@@ -232,8 +231,15 @@ def _view_features(m: dict, other: dict | None) -> tuple[np.ndarray, np.ndarray]
 
 
 def image_features(counts: np.ndarray) -> ImageFeatures:
-    """Lesion candidates and noise level of one image set (2, rows, cols) in 1x-equivalent counts."""
-    counts = np.asarray(counts)
+    """Lesion candidates and noise level of one image set (2, rows, cols) in 1x-equivalent counts.
+
+    The image set is first scaled to `NORMALISED_TOTAL` counts (float64), so that a gain changes
+    no feature at all; `n_eff_bone` is scaled back to the image's own counts.
+    """
+    counts = np.asarray(counts, np.float64)
+    total = float(np.nansum(counts))
+    scale = total / NORMALISED_TOTAL if total > 0 else 1.0
+    counts = counts / scale
     present = [v for v in range(counts.shape[0]) if np.isfinite(counts[v]).any()]
     bladder = _bladder(np.nan_to_num(counts))
     maps = {v: _maps(counts[v], bladder[v]) for v in present}
@@ -243,6 +249,6 @@ def image_features(counts: np.ndarray) -> ImageFeatures:
         feats.append(f)
         where.append(np.column_stack([np.full(len(rc), v), rc]))
     n_eff, blur = np.array([_n_eff(m) for m in maps.values()]).reshape(-1, 2).T
-    n_eff_bone = float(np.nanmedian(n_eff)) if np.isfinite(n_eff).any() else float("nan")
+    n_eff_bone = float(np.nanmedian(n_eff)) * scale if np.isfinite(n_eff).any() else float("nan")
     noise_blur_px = float(np.nanmedian(blur)) if np.isfinite(blur).any() else float("nan")
     return ImageFeatures(np.vstack(feats), np.vstack(where).astype(np.int64), n_eff_bone, noise_blur_px)

@@ -7,9 +7,10 @@
 - **Score sheets**: schema and validated ingestion in `wbslib.readers.score_sheets` (`read_score_sheets`
   is re-exported here); HTML reading sheets in `wbslib.readers.reading_sheet`.
 - **Adjudication** (`adjudicate`), as the paper: a Likert of 1 makes the call negative; where the
-  two primary readers' calls differ, the third reader's call stands. For ROC each reading is
-  turned into a 10-point malignancy rating: 5 + confidence for a malignant call, 6 − confidence
-  for a benign one (a non-diagnostic image is a benign guess: 5).
+  two primary readers' calls differ, the third reader's call stands. For ROC each reading gets a
+  `rating`: a virtual reader's continuous `score` (its decision variable, untied), else — for
+  clinicians, whose sheets have no score — the paper's 10-point malignancy rating: 5 + confidence
+  for a malignant call, 6 − confidence for a benign one (a non-diagnostic image is a benign guess: 5).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from wbslib.readers.score_sheets import read_score_sheets  # noqa: F401  (public
 CODE_ALPHABET = "ACDEFHJKLMNPRTUVWXY34679"
 CODE_LENGTH = 6
 READER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # never formula-like (= + - @) in a CSV cell
-READ_COLUMNS = ["reader", "reader_kind", "study_id", "group", "likert", "malignant", "confidence"]
+READ_COLUMNS = ["reader", "reader_kind", "study_id", "group", "likert", "malignant", "confidence", "score"]
 ADJUDICATED_COLUMNS = [
     "study_id",
     "group",
@@ -211,9 +212,12 @@ def image_lookup(key: pd.DataFrame, image_sets: pd.DataFrame, load_counts=None):
 
 
 def reads_table(scores: pd.DataFrame, key: pd.DataFrame, reader_kind: str) -> pd.DataFrame:
-    """Tidy reads (reader, reader_kind, study_id, group, likert, malignant, confidence) via the key."""
+    """Tidy reads (reader, reader_kind, study_id, group, likert, malignant, confidence, score) via the
+    key; `score` (a virtual reader's continuous decision variable) is NaN for sheets without one."""
     if reader_kind not in ("virtual", "clinician"):
         raise ReaderStudyError(f"reader_kind must be 'virtual' or 'clinician', got {reader_kind!r}.")
+    if "score" not in scores.columns:
+        scores = scores.assign(score=np.nan)
     merged = scores.merge(key[["case_code", "study_id", "group"]], on="case_code", how="left", validate="many_to_one")
     if merged["study_id"].isna().any():
         raise ReaderStudyError(
@@ -229,12 +233,15 @@ def reads_table(scores: pd.DataFrame, key: pd.DataFrame, reader_kind: str) -> pd
 
 # --- adjudication ----------------------------------------------------------------------------------
 def effective_reads(reads: pd.DataFrame) -> pd.DataFrame:
-    """Reads with the paper's rule applied: Likert 1 ⇒ call 0, confidence 1; plus `rating` (1–10)."""
+    """Reads with the paper's rule applied: Likert 1 ⇒ call 0, confidence 1; plus `rating`: the
+    continuous `score` where a read has one (virtual readers), else the 10-point rating (1–10)."""
     out = reads.copy()
     non_diagnostic = out["likert"].astype(int) == 1
     out["malignant"] = np.where(non_diagnostic, 0, out["malignant"].astype(int))
     out["confidence"] = np.where(non_diagnostic, 1, out["confidence"].astype(int))
-    out["rating"] = np.where(out["malignant"] == 1, 5 + out["confidence"], 6 - out["confidence"])
+    ten_point = np.where(out["malignant"] == 1, 5 + out["confidence"], 6 - out["confidence"])
+    score = pd.to_numeric(out["score"], errors="coerce") if "score" in out else pd.Series(np.nan, out.index)
+    out["rating"] = np.where(np.isfinite(score), score, ten_point)
     return out
 
 
