@@ -276,7 +276,7 @@ def test_mixed_dataset_visits_every_item_of_every_speed_once_per_epoch():
 # --- fast scans at any speed and the resumable pipeline -------------------------------------------------
 @pytest.fixture(scope="module")
 def cohort(tmp_path_factory):
-    """A tiny phantom cohort: 4 test patients (2 metastatic), 2 train (1 metastatic), 1 val, 1x scans only."""
+    """A tiny phantom cohort: 4 test patients (2 metastatic), 2 train (1 metastatic), 1 val, 4 observer (2 metastatic), 1x scans only."""
     from wbslib.phantom.cohort import simulate_from_params
 
     root = tmp_path_factory.mktemp("cohort")
@@ -285,7 +285,15 @@ def cohort(tmp_path_factory):
         "seed": 5,
         "data_root": str(root / "data"),
         "manifest": str(root / "data" / "manifest.csv"),
-        "cohort": {"n_patients": 4, "n_metastatic": 2, "n_train": 2, "n_val": 1, "speeds": [1], "workers": 1},
+        "cohort": {
+            "n_patients": 4,
+            "n_metastatic": 2,
+            "n_train": 2,
+            "n_val": 1,
+            "n_observer": 4,
+            "speeds": [1],
+            "workers": 1,
+        },
     }
     simulate_from_params(params)
     return params
@@ -345,7 +353,7 @@ def test_speed_data_root_is_built_once_and_claimed(cohort, tmp_path):
 
     out = tmp_path / "2.5x" / "data"
     manifest = build_speed_data(cohort["data_root"], cohort["manifest"], out, 2.5, seed=5)
-    assert sorted(manifest.groupby("kind")["study_id"].count().items()) == [("fast-real", 7), ("standard", 7)]
+    assert sorted(manifest.groupby("kind")["study_id"].count().items()) == [("fast-real", 11), ("standard", 11)]
     assert set(manifest.loc[manifest["kind"] == "fast-real", "speed_factor"]) == {2.5}
     for row in manifest.itertuples():
         assert (out / row.path).is_file()

@@ -1,7 +1,8 @@
 """Virtual-reader reads of the sweep's image sets, exactly as notebook 04 reads the study's.
 
-The lesion observer (`virtual_readers.train_observer`) is trained on the 1x scans of the
-cohort's training split (their lesion table is the only truth it ever sees) and cached as
+The lesion observer (`readers.adapted.standard_observer`) is trained on the 1x scans of the
+cohort's observer split (their lesion table is the only truth it ever sees) — the *unadapted*
+reader of notebook 04: the sweep has no observer-cohort images of its own classes — and cached as
 `runs/<run>/sweep/observer.json`. Each batch of image sets (the 1x reference, or one speed) gets
 its own blinded worklist (`readers.make_worklist`, seed keyed by the batch), so readers see
 codes and pixels only; the panel (`virtual_readers.virtual_panel`: `readers.n_virtual` primary
@@ -19,8 +20,9 @@ import pandas as pd
 
 from wbslib.core.fileio import write_csv
 from wbslib.core.repro import rng
-from wbslib.readers import virtual as virtual_readers
-from wbslib.readers.virtual import Observer, read_cases, virtual_panel
+from wbslib.readers.adapted import standard_observer
+from wbslib.readers.observer import Observer
+from wbslib.readers.virtual import read_cases, virtual_panel
 from wbslib.readers.worklist import make_worklist, reader_config, reads_table
 
 
@@ -31,11 +33,11 @@ def readers_config(params: dict) -> dict:
 
 
 def cached_observer(data_root: str | os.PathLike, manifest: str | os.PathLike, path: str | os.PathLike) -> Observer:
-    """The lesion observer trained on the training split's 1x scans (loaded from `path` when cached there)."""
+    """The lesion observer trained on the observer split's 1x scans (loaded from `path` when cached there)."""
     path = Path(path)
     if path.is_file():
         return Observer.load(path)
-    observer = virtual_readers.cohort_observer(data_root, manifest)
+    observer = standard_observer(data_root, manifest)
     observer.save(path)
     return observer
 

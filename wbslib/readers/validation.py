@@ -1,0 +1,109 @@
+"""Does the virtual reader judge image quality validly? Checks a broken observer fails.
+
+From 1x scans and the noise-free truth of two disjoint phantom cohorts (observer cohort: trains;
+evaluation cohort: is read), `validate_observer` makes image classes whose diagnostic content is
+known by construction and trains an adapted observer per class (`wbslib.readers.virtual`):
+- raw speeds `VALIDATION_SPEEDS` (1, 1.5, 2, 3, 4): binomial thinning of the same 1x scans, shown
+  × s — information can only fall with s (T1: AUC may not rise by more than `AUC_RISE` from one
+  speed to the next);
+- `truth`: the noise-free image, a perfect enhancer (T2: AUC ≥ 1x − 0.02, specificity ≥ 1x − 0.1);
+- `2x-smoothed`: the 2x thinning smoothed by a Gaussian of σ `SMOOTH_PX` — invertible, so it holds
+  the same information as 2x (T3: |ΔAUC| ≤ 0.03, Cohen's κ of the calls ≥ 0.7, |Δ specificity| ≤ 0.1);
+- a gain: 1x counts × `GAIN` must leave λ unchanged (T4, relative 1e-6);
+- every class: both calls present and under 20 % tied λ (T6).
+The checks are statistics of a finite cohort: `checks` reports each value and whether it holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import cohen_kappa_score, roc_auc_score
+
+from wbslib.core.counts import gaussian_counts, thin
+from wbslib.core.groups import TRUTH
+from wbslib.core.repro import rng
+from wbslib.readers.candidates import image_features
+from wbslib.readers.observer import train_observer
+from wbslib.readers.performance import tied_fraction
+
+VALIDATION_SPEEDS = (1.0, 1.5, 2.0, 3.0, 4.0)
+SMOOTH_PX = 1.0
+SMOOTHED = "2x-smoothed"
+GAIN = 1.2
+AUC_RISE = 0.03
+
+
+def validation_classes(counts_1x: np.ndarray, truth: np.ndarray | None, study_id: str, seed: int) -> dict:
+    """{class: 1x-equivalent counts} of one patient: thinnings to `VALIDATION_SPEEDS` (seeded by
+    seed and study), the 2x thinning smoothed (`SMOOTHED`) and, when given, the truth."""
+    integer = np.rint(np.nan_to_num(counts_1x)).astype(np.int32)
+    out = {}
+    for s in VALIDATION_SPEEDS:
+        out[f"{s:g}x"] = (
+            integer.astype(np.float32)
+            if s == 1.0
+            else (thin(integer, s, rng(seed, "validation", str(study_id), s)) * np.float32(s)).astype(np.float32)
+        )
+    out[SMOOTHED] = gaussian_counts(out["2x"], SMOOTH_PX)
+    if truth is not None:
+        out[TRUTH] = np.asarray(truth, np.float32)
+    return out
+
+
+def validate_observer(
+    observer_cohort: Iterable[tuple], evaluation_cohort: Iterable[tuple], seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(per-class results, checks) from cohorts of (study_id, 1x counts, truth or None, lesions,
+    label). Results: class, auc, sensitivity, specificity, tied_fraction, n_cases."""
+    train = [(sid, validation_classes(c, t, sid, seed), les, int(y)) for sid, c, t, les, y in observer_cohort]
+    test = [(sid, validation_classes(c, t, sid, seed), les, int(y)) for sid, c, t, les, y in evaluation_cohort]
+    names = [n for n in train[0][1] if all(n in x[1] for x in train + test)]
+    labels = np.array([y for *_, y in test])
+    rows, calls, lam_1x = [], {}, None
+    for name in names:
+        observer = train_observer((images[name], les, y) for _, images, les, y in train)
+        feats = [image_features(images[name]) for _, images, _, _ in test]
+        lam = np.array([observer.decision(f) for f in feats])
+        calls[name] = (lam > observer.threshold).astype(int)
+        rows.append(
+            {
+                "class": name,
+                "auc": roc_auc_score(labels, lam),
+                "sensitivity": calls[name][labels == 1].mean(),
+                "specificity": 1 - calls[name][labels == 0].mean(),
+                "tied_fraction": tied_fraction(lam),
+                "n_cases": len(lam),
+            }
+        )
+        if name == "1x":
+            gained = [observer.decision(image_features(images["1x"] * np.float64(GAIN))) for _, images, _, _ in test]
+            lam_1x = (lam, np.array(gained))
+    results = pd.DataFrame(rows)
+    return results, _checks(results.set_index("class"), calls, lam_1x)
+
+
+def _checks(r: pd.DataFrame, calls: dict, lam_1x) -> pd.DataFrame:
+    rows = []
+    speeds = [f"{s:g}x" for s in VALIDATION_SPEEDS]
+    rise = max(r.at[b, "auc"] - r.at[a, "auc"] for a, b in zip(speeds, speeds[1:]))
+    rows.append(("T1 speed", "largest AUC rise from one speed to the next", rise, rise <= AUC_RISE))
+    if TRUTH in r.index:
+        d_auc = r.at[TRUTH, "auc"] - r.at["1x", "auc"]
+        d_spec = r.at[TRUTH, "specificity"] - r.at["1x", "specificity"]
+        rows.append(("T2 truth", "AUC(truth) − AUC(1x)", d_auc, d_auc >= -0.02))
+        rows.append(("T2 truth", "specificity(truth) − specificity(1x)", d_spec, d_spec >= -0.1))
+    d_auc = r.at[SMOOTHED, "auc"] - r.at["2x", "auc"]
+    kappa = cohen_kappa_score(calls[SMOOTHED], calls["2x"])
+    d_spec = r.at[SMOOTHED, "specificity"] - r.at["2x", "specificity"]
+    rows.append(("T3 invertible filter", "AUC(2x smoothed) − AUC(2x)", d_auc, abs(d_auc) <= 0.03))
+    rows.append(("T3 invertible filter", "κ of the calls, 2x smoothed vs 2x", kappa, kappa >= 0.7))
+    rows.append(("T3 invertible filter", "specificity(2x smoothed) − specificity(2x)", d_spec, abs(d_spec) <= 0.1))
+    lam, gained = lam_1x
+    change = float(np.max(np.abs(gained - lam) / np.maximum(np.abs(lam), 1e-12)))
+    rows.append(("T4 gain", f"largest relative change of λ, 1x counts × {GAIN:g}", change, change <= 1e-6))
+    degenerate = [c for c in r.index if r.at[c, "tied_fraction"] >= 0.2 or len(np.unique(calls[c])) < 2]
+    rows.append(("T6 not degenerate", "classes with one call only or ≥ 20 % ties", len(degenerate), not degenerate))
+    return pd.DataFrame(rows, columns=["test", "what", "value", "holds"])
