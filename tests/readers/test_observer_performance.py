@@ -50,6 +50,9 @@ def test_performance_rows_exact():
     assert not perf.at["1x", "flag"] and np.isnan(perf.at["1x", "gain_vs_raw"])
     assert perf.at["truth", "reference"] and not perf.at["1x", "reference"]
     assert (perf["n_cases"] == 6).all() and (perf["auc_ci_low"] <= perf["auc"]).all()
+    assert perf["localisation"].isna().all()  # no on_lesion column: not reported
+    located = table().assign(on_lesion=[1, 0, 0, np.nan, np.nan, np.nan] * 4)
+    assert observer_performance(located)["localisation"].tolist() == pytest.approx([1 / 3] * 4)
 
 
 def test_tied_fraction():

@@ -17,14 +17,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from wbslib.core.errors import ReaderStudyError
 from wbslib.core.groups import STANDARD, TRUTH, ordered_groups
 from wbslib.io.imagesets import load_counts
-from wbslib.io.truth import load_lesions, truth_path
+from wbslib.io.truth import load_lesions, load_truth, truth_path
 from wbslib.readers.candidates import image_features
-from wbslib.readers.observer import Observer, train_observer
+from wbslib.readers.observer import Observer, candidate_labels, train_observer
 
 OBSERVER_SPLIT = "observer"
 EVALUATION_SPLIT = "test"
@@ -52,11 +53,31 @@ def truth_rows(image_sets: pd.DataFrame, data_root: str | os.PathLike) -> pd.Dat
     return pd.DataFrame(rows, columns=list(image_sets.columns))
 
 
+def lesions_in(row, study_lesions: pd.DataFrame, data_root: str | os.PathLike) -> pd.DataFrame:
+    """The study's lesions where they lie in this image set: a fast acquisition (and every image
+    made from it) has its own patient position, so its rows and columns come from that
+    acquisition's truth file (`lesion_rc`, in lesions.csv order); 1x and truth keep the table's."""
+    speed = float(row["speed_factor"])
+    if speed == 1.0 or study_lesions.empty:
+        return study_lesions
+    rc = load_truth(data_root, str(row["study_id"]), speed)["lesion_rc"]
+    return study_lesions.assign(row=rc[:, 0], col=rc[:, 1])
+
+
+def _lesion_table(data_root: str | os.PathLike) -> dict[str, pd.DataFrame]:
+    lesions = load_lesions(data_root)
+    lesions = lesions.assign(study_id=lesions["study_id"].astype(str))
+    return {sid: d for sid, d in lesions.groupby("study_id")} | {"": lesions.iloc[:0]}
+
+
 def class_observers(
     image_sets: pd.DataFrame, data_root: str | os.PathLike, *, progress: bool = False
 ) -> dict[str, Observer]:
     """{group: observer trained on that group's observer-cohort images} for every group the
-    observer cohort holds with at least 2 metastatic and 2 non-metastatic studies.
+    observer cohort holds with at least 2 metastatic and 2 non-metastatic studies and a lesion
+    candidate on one of their metastases (a class without one — an enhancer that erased every
+    metastasis of a small cohort — is left out and read by the 1x observer, as
+    `observer_decisions` records).
 
     ReaderStudyError without an observer cohort or without its 1x images (the unadapted reader).
     """
@@ -68,18 +89,21 @@ def class_observers(
             "The image-set index holds no 1x image of an observer cohort (split 'observer'); the "
             "virtual readers are trained on it — set cohort.n_observer (≥ 4) and run notebooks 00–03."
         )
-    lesions = load_lesions(data_root)
-    lesions = lesions.assign(study_id=lesions["study_id"].astype(str))
-    by_study = {sid: d for sid, d in lesions.groupby("study_id")}
-    empty = lesions.iloc[:0]
+    by_study = _lesion_table(data_root)
     observers = {}
     for group in tqdm(ordered_groups(cohort["group"].unique()), desc="observers", disable=not progress):
         rows = cohort[cohort["group"] == group]
         if (rows["label"] == 1).sum() < 2 or (rows["label"] == 0).sum() < 2:
             continue
-        observers[group] = train_observer(
-            (load_counts(r), by_study.get(str(r["study_id"]), empty), int(r["label"])) for _, r in rows.iterrows()
+        images = (
+            (load_counts(r), lesions_in(r, by_study.get(str(r["study_id"]), by_study[""]), data_root), int(r["label"]))
+            for _, r in rows.iterrows()
         )
+        try:
+            observers[group] = train_observer(images)
+        except ReaderStudyError:  # e.g. no candidate on any metastasis: this class is read by the 1x observer
+            if group == STANDARD:
+                raise
     return observers
 
 
@@ -90,7 +114,7 @@ def standard_observer(data_root: str | os.PathLike, manifest: str | os.PathLike)
     from wbslib.io.imagesets import acquisition_paths, read_counts
     from wbslib.io.manifest.schema import read_manifest
 
-    table, lesions = read_manifest(manifest), load_lesions(data_root)
+    table, by_study = read_manifest(manifest), _lesion_table(data_root)
     scans = acquisition_paths(table, OBSERVER_SPLIT, "standard")
     if not scans:
         raise ReaderStudyError(
@@ -98,18 +122,23 @@ def standard_observer(data_root: str | os.PathLike, manifest: str | os.PathLike)
             "virtual readers are trained on it — set cohort.n_observer (≥ 4) and simulate again."
         )
     labels = table.drop_duplicates("study_id").set_index("study_id")["label"]
-    lesions = lesions.assign(study_id=lesions["study_id"].astype(str))
     return train_observer(
-        (read_counts(data_root, files), lesions[lesions["study_id"] == str(sid)], int(labels[sid]))
+        (read_counts(data_root, files), by_study.get(str(sid), by_study[""]), int(labels[sid]))
         for sid, files in scans.items()
     )
 
 
 def observer_decisions(
-    observers: dict[str, Observer], image_sets: pd.DataFrame, *, progress: bool = False
+    observers: dict[str, Observer],
+    image_sets: pd.DataFrame,
+    data_root: str | os.PathLike | None = None,
+    *,
+    progress: bool = False,
 ) -> pd.DataFrame:
     """λ of every evaluation image set under each analysis: columns study_id, group, label,
-    analysis, observer (the class whose observer read it), decision, threshold, null_sd, call.
+    analysis, observer (the class whose observer read it), decision, threshold, null_sd, call,
+    view, row, col (where λ lies) and on_lesion (1 when that is on a malignant lesion of the
+    phantom's truth, read after the decision and only with `data_root`; NaN otherwise).
 
     The adapted analysis reads a group with its own observer (the 1x one where the observer
     cohort lacks that group: `observer` says so); the unadapted one with the 1x observer.
@@ -117,13 +146,23 @@ def observer_decisions(
     from tqdm import tqdm
 
     sets = image_sets[image_sets["split"].astype(str) == EVALUATION_SPLIT]
+    by_study = _lesion_table(data_root) if data_root is not None else None
     rows = []
     for _, r in tqdm(list(sets.iterrows()), desc="observer decisions", disable=not progress):
-        feats = image_features(load_counts(r))
+        counts = load_counts(r)
+        feats = image_features(counts)
+        truth = (
+            candidate_labels(
+                feats, lesions_in(r, by_study.get(str(r["study_id"]), by_study[""]), data_root), counts.shape[-1]
+            )
+            if by_study is not None
+            else None
+        )
         for analysis in ANALYSES:
             name = r["group"] if analysis == "adapted" and r["group"] in observers else STANDARD
             o = observers[name]
-            decision = o.decision(feats)
+            decision, peak = o.decision(feats), o.peak(feats)
+            where = feats.where[peak] if peak is not None else (np.nan, np.nan, np.nan)
             rows.append(
                 {
                     "study_id": r["study_id"],
@@ -135,6 +174,10 @@ def observer_decisions(
                     "threshold": o.threshold,
                     "null_sd": o.null_sd,
                     "call": int(decision > o.threshold),
+                    "view": where[0],
+                    "row": where[1],
+                    "col": where[2],
+                    "on_lesion": float(truth[peak]) if truth is not None and peak is not None else np.nan,
                 }
             )
     return pd.DataFrame(rows)
@@ -147,13 +190,12 @@ def validation_cohorts(image_sets: pd.DataFrame, data_root: str | os.PathLike) -
     out = {OBSERVER_SPLIT: [], EVALUATION_SPLIT: []}
     if truth.empty:  # a clinical cohort
         return [], []
-    lesions = load_lesions(data_root)
-    lesions = lesions.assign(study_id=lesions["study_id"].astype(str))
+    by_study = _lesion_table(data_root)
     for _, r in image_sets[image_sets["group"] == STANDARD].iterrows():
         sid, split = str(r["study_id"]), str(r["split"])
         if split in out and sid in truth.index and r["label"] in (0, 1):
             t = load_counts(truth.loc[sid])
-            out[split].append((sid, load_counts(r), t, lesions[lesions["study_id"] == sid], int(r["label"])))
+            out[split].append((sid, load_counts(r), t, by_study.get(sid, by_study[""]), int(r["label"])))
     return out[OBSERVER_SPLIT], out[EVALUATION_SPLIT]
 
 

@@ -84,6 +84,10 @@ class Observer:
         """λ: the largest candidate logit of one image set (`NO_CANDIDATE` without candidates)."""
         return float(np.max(self.scores(feats))) if len(feats.features) else NO_CANDIDATE
 
+    def peak(self, feats: ImageFeatures) -> int | None:
+        """Index of the candidate that gives λ (its location: `feats.where`); None without candidates."""
+        return int(np.argmax(self.scores(feats))) if len(feats.features) else None
+
     def save(self, path: str | os.PathLike) -> Path:
         """Write the observer as JSON (atomically)."""
         return write_text(json.dumps({**asdict(self), "features": list(self.features)}), path)

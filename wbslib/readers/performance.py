@@ -3,7 +3,8 @@
 `observer_performance` turns the observer decisions of `wbslib.readers.adapted.observer_decisions`
 into one row per (group, analysis): empirical AUC of the continuous λ with its DeLong 95 % CI,
 sensitivity and specificity of the calls at the class's cross-validated threshold, the number of
-cases, the share of tied λ (a degenerate observer ties), whether the group is the `truth`
+cases, the share of tied λ (a degenerate observer ties), `localisation` (the share of metastatic
+cases whose λ lies on a malignant lesion), whether the group is the `truth`
 reference, and — for an enhanced group — its AUC gain over the raw group of the same speed.
 
 Enhancement cannot add information to an image; an AUC gain over `GAIN_FLAG` (0.1) therefore
@@ -30,6 +31,7 @@ COLUMNS = (
     "specificity",
     "n_cases",
     "tied_fraction",
+    "localisation",
     "reference",
     "gain_vs_raw",
     "flag",
@@ -53,6 +55,11 @@ def _raw_of(group: str) -> str | None:
     return f"{speed:g}x"
 
 
+def _localisation(d: pd.DataFrame, y: np.ndarray) -> float:
+    """Share of the metastatic cases whose λ lies on a malignant lesion (NaN without that column)."""
+    return float(d.loc[y == 1, "on_lesion"].mean()) if "on_lesion" in d and (y == 1).any() else float("nan")
+
+
 def observer_performance(decisions: pd.DataFrame) -> pd.DataFrame:
     """One row per (group, analysis) in `COLUMNS` from observer decisions (study_id, group, label,
     analysis, decision, call); cases without a 0/1 label are left out."""
@@ -73,6 +80,9 @@ def observer_performance(decisions: pd.DataFrame) -> pd.DataFrame:
                 "specificity": float(1 - call[y == 0].mean()) if (y == 0).any() else np.nan,
                 "n_cases": len(d),
                 "tied_fraction": tied_fraction(d["decision"]),
+                "localisation": float(d.loc[y == 1, "on_lesion"].mean())
+                if "on_lesion" in d and (y == 1).any()
+                else np.nan,
                 "reference": group == TRUTH,
             }
         )
