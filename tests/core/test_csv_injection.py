@@ -100,7 +100,7 @@ def test_image_set_paths_round_trip(tmp_path, monkeypatch):
 
 def test_reads_of_a_reader_named_with_a_dash_round_trip(tmp_path):
     reads = pd.DataFrame(
-        [("-anna", "clinician", "S1", "2x", 4, 1, 5), ("ben", "clinician", "S1", "2x", 3, 1, 4)],
+        [("-anna", "clinician", "S1", "2x", 4, 1, 5, None), ("ben", "clinician", "S1", "2x", 3, 1, 4, None)],
         columns=READ_COLUMNS,
     )
     adjudicated = pd.DataFrame([("S1", "2x", 3.5, 1, 4.5, 9.5, False, 1)], columns=ADJUDICATED_COLUMNS)

@@ -276,7 +276,8 @@ def test_mixed_dataset_visits_every_item_of_every_speed_once_per_epoch():
 # --- fast scans at any speed and the resumable pipeline -------------------------------------------------
 @pytest.fixture(scope="module")
 def cohort(tmp_path_factory):
-    """A tiny phantom cohort: 4 test patients (2 metastatic), 2 train (1 metastatic), 1 val, 4 observer (2 metastatic), 1x scans only."""
+    """A tiny phantom cohort, 1x scans only: 4 test patients (2 metastatic), 2 train (1 metastatic),
+    1 val, 4 observer (2 metastatic)."""
     from wbslib.phantom.cohort import simulate_from_params
 
     root = tmp_path_factory.mktemp("cohort")
