@@ -17,7 +17,7 @@ from scipy import ndimage
 
 from wbslib.readers.candidates import FEATURES
 
-ATLAS_FEATURES = ("contrast_small", "contrast_mid", "focality", "ridge", "neighbour_excess", "hotness")
+ATLAS_FEATURES = ("contrast_small", "contrast_mid", "focality", "ridge", "neighbour_excess", "asymmetry", "hotness")
 ROW_BINS, COL_BINS = 48, 17  # an odd count: the midline (spine, sternum) lies in the middle of a cell
 LATERAL_RANGE = 1.2
 SHRINK = 5.0

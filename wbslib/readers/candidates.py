@@ -25,7 +25,9 @@ Each candidate gets the features in `FEATURES`: contrast at two scales, focality
 (least and largest excess over the neighbours 4 px away along four directions: a metastasis is a
 focal spot, normal spine, ribs and long bones are ridges), support in the other view at the
 mirrored column and at the left–right mirror position in the same view (normal joints come in
-pairs), hotness relative to the median σ 3 px counts of bone, position along the body (0 top of the body, 1
+pairs), asymmetry (excess over the mirror position: most normal anatomy is paired, most
+metastases are one-sided), neighbour excess (over the next vertebra or rib above and below),
+hotness relative to the median σ 3 px counts of bone, position along the body (0 top of the body, 1
 bottom) and across it (signed, in body half widths from the midline, in that view's own frame).
 """
 
@@ -51,6 +53,7 @@ PEAK_WINDOW_PX = 7
 SUPPORT_WINDOW_PX = 9
 FOCAL_STEP_PX = 4
 NORMALISED_TOTAL = 3.5e6  # counts of an image set as features see it (a 1x whole-body scan's)
+MIRROR_SLACK_PX = 2  # the body is never exactly symmetric about its midline column
 NEIGHBOUR_PX = (6, 14)  # the next vertebra or rib above and below (≈ 15–35 mm)
 MIN_CONTRAST = 0.05
 FEATURES = (
@@ -59,6 +62,7 @@ FEATURES = (
     "focality",
     "ridge",
     "neighbour_excess",
+    "asymmetry",
     "support_other_view",
     "support_mirror",
     "hotness",
@@ -192,6 +196,14 @@ def _neighbour_excess(maps: dict, r: np.ndarray, c: np.ndarray) -> np.ndarray:
     return (maps["small"][r, c] - np.maximum(above, below)) / maps["local"][r, c]
 
 
+def _asymmetry(maps: dict, r: np.ndarray, c: np.ndarray, mirror: np.ndarray) -> np.ndarray:
+    """Excess of the σ 1.5 px counts over the hottest σ 1.5 px counts within ± `MIRROR_SLACK_PX`
+    of the left–right mirror position, relative to L: ≈ 0 for paired normal anatomy (ribs,
+    pelvis, shoulders), the lesion's contrast for a one-sided hot spot."""
+    hottest = ndimage.maximum_filter(maps["small"], 2 * MIRROR_SLACK_PX + 1)
+    return (maps["small"][r, c] - _sample(hottest, r, mirror)) / maps["local"][r, c]
+
+
 def _candidates(maps: dict) -> np.ndarray:
     """(row, col) of every local maximum of the small-scale contrast in the search region."""
     c = maps["contrast_small"]
@@ -220,6 +232,7 @@ def _view_features(m: dict, other: dict | None) -> tuple[np.ndarray, np.ndarray]
             least,
             largest,
             _neighbour_excess(m, r, c),
+            np.where(lateral, _asymmetry(m, r, c, mirror), 0.0),
             other_support[r, c],
             np.where(lateral, _sample(support, r, mirror), 0.0),
             np.log(np.maximum(m["small"][r, c], 1e-3) / max(bone_median, 1e-3)),
