@@ -22,6 +22,7 @@ from wbslib.readers.validation import SMOOTHED, VALIDATION_SPEEDS, validate_obse
 
 N_OBSERVER, N_EVALUATION = 40, 60
 SAMPLING_AUC = 0.05
+SAMPLING_RATIO = 0.1
 
 
 def cohort(tag: str, n: int) -> list[tuple]:
@@ -66,6 +67,18 @@ def test_perfect_enhancer_reads_no_worse_than_1x(validation):
     r = validation[0].set_index("class")
     assert r.at[TRUTH, "auc"] >= r.at["1x", "auc"] - 0.02
     assert r.at[TRUTH, "specificity"] >= r.at["1x", "specificity"] - 0.1
+
+
+def test_location_known_detectability_falls_with_speed_within_the_bounds(validation):
+    """Lesions inserted into normal 1x scans before thinning: d′(s)/d′(1) ≥ 1/√s − 0.1, and ≤ 1 up
+    to the sampling error of 240 site pairs (`SAMPLING_RATIO`): this observer's response at a
+    site is limited by anatomy more than by noise up to 2x, so d′ falls slowly at first."""
+    dprime = validation[0].set_index("class")["lke_dprime"]
+    assert dprime["1x"] > 1.0  # the reference lesion is seen at 1x
+    for s in VALIDATION_SPEEDS:
+        ratio = dprime[f"{s:g}x"] / dprime["1x"]
+        assert 1 / np.sqrt(s) - 0.1 <= ratio <= 1.0 + SAMPLING_RATIO
+    assert dprime["4x"] < dprime["2x"] < dprime["1x"] + SAMPLING_RATIO
 
 
 def test_information_falls_with_speed(validation):

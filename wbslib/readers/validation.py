@@ -4,8 +4,9 @@ From 1x scans and the noise-free truth of two disjoint phantom cohorts (observer
 evaluation cohort: is read), `validate_observer` makes image classes whose diagnostic content is
 known by construction and trains an adapted observer per class (`wbslib.readers.virtual`):
 - raw speeds `VALIDATION_SPEEDS` (1, 1.5, 2, 3, 4): binomial thinning of the same 1x scans, shown
-  × s — information can only fall with s (T1: AUC may not rise by more than `AUC_RISE` from one
-  speed to the next);
+  × s — information can only fall with s (T1: the location-known d′ of lesions inserted into the
+  normal patients' 1x scans before thinning (`wbslib.readers.insertion`) keeps d′(s)/d′(1) within
+  [1/√s − 0.1, 1], and AUC may not rise by more than `AUC_RISE` from one speed to the next);
 - `truth`: the noise-free image, a perfect enhancer (T2: AUC ≥ 1x − 0.02, specificity ≥ 1x − 0.1);
 - `2x-smoothed`: the 2x thinning smoothed by a Gaussian of σ `SMOOTH_PX` — invertible, so it holds
   the same information as 2x (T3: |ΔAUC| ≤ 0.03, Cohen's κ of the calls ≥ 0.7, |Δ specificity| ≤ 0.1);
@@ -29,6 +30,7 @@ from wbslib.core.errors import ReaderStudyError
 from wbslib.core.groups import TRUTH
 from wbslib.core.repro import rng
 from wbslib.readers.candidates import image_features
+from wbslib.readers.insertion import detectability, insert_lesions, insertion_sites, site_responses
 from wbslib.readers.observer import train_observer
 from wbslib.readers.performance import tied_fraction
 
@@ -61,8 +63,10 @@ def validate_observer(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(per-class results, checks) from cohorts of (study_id, 1x counts, truth or None, lesions,
     label). Results: class, auc, sensitivity, specificity, tied_fraction, n_cases."""
+    evaluation_cohort = list(evaluation_cohort)
     train = [(sid, validation_classes(c, t, sid, seed), les, int(y)) for sid, c, t, les, y in observer_cohort]
     test = [(sid, validation_classes(c, t, sid, seed), les, int(y)) for sid, c, t, les, y in evaluation_cohort]
+    inserted = _inserted(evaluation_cohort, seed)
     names = [n for n in train[0][1] if all(n in x[1] for x in train + test)]
     labels = np.array([y for *_, y in test])
     rows, calls, lam_1x = [], {}, None
@@ -76,6 +80,19 @@ def validate_observer(
         feats = [image_features(images[name]) for _, images, _, _ in test]
         lam = np.array([observer.decision(f) for f in feats])
         calls[name] = (lam > observer.threshold).astype(int)
+        index = {sid: i for i, (sid, *_) in enumerate(test)}
+        present = [
+            x
+            for sid, sites, images in inserted
+            if name in images
+            for x in site_responses(observer, image_features(images[name]), sites)
+        ]
+        absent = [
+            x
+            for sid, sites, images in inserted
+            if name in images
+            for x in site_responses(observer, feats[index[sid]], sites)
+        ]
         rows.append(
             {
                 "class": name,
@@ -84,18 +101,37 @@ def validate_observer(
                 "specificity": 1 - calls[name][labels == 0].mean(),
                 "tied_fraction": tied_fraction(lam),
                 "n_cases": len(lam),
+                "lke_dprime": detectability(present, absent) if present else np.nan,
             }
         )
         if name == "1x":
             gained = [observer.decision(image_features(images["1x"] * np.float64(GAIN))) for _, images, _, _ in test]
             lam_1x = (lam, np.array(gained))
-    results = pd.DataFrame(rows, columns=["class", "auc", "sensitivity", "specificity", "tied_fraction", "n_cases"])
+    columns = ["class", "auc", "sensitivity", "specificity", "tied_fraction", "n_cases", "lke_dprime"]
+    results = pd.DataFrame(rows, columns=columns)
     return results, _checks(results.set_index("class"), calls, lam_1x)
+
+
+def _inserted(evaluation_cohort: list[tuple], seed: int) -> list[tuple]:
+    """(study_id, sites, speed classes of the 1x counts with lesions inserted) of every normal
+    evaluation patient with a truth image (`wbslib.readers.insertion`)."""
+    out = []
+    for sid, counts, truth, _, label in evaluation_cohort:
+        if int(label) == 0 and truth is not None:
+            gen = rng(seed, "inserted-lesions", str(sid))
+            sites = insertion_sites(np.asarray(truth), gen)
+            classes = validation_classes(insert_lesions(counts, np.asarray(truth), sites, gen), None, f"{sid}+", seed)
+            out.append((sid, sites, {k: v for k, v in classes.items() if k != SMOOTHED}))
+    return out
 
 
 def _checks(r: pd.DataFrame, calls: dict, lam_1x) -> pd.DataFrame:
     rows = []
     speeds = [f"{s:g}x" for s in VALIDATION_SPEEDS]
+    ratio = r.loc[speeds, "lke_dprime"] / r.at["1x", "lke_dprime"]
+    lower = pd.Series([1 / np.sqrt(s) - 0.1 for s in VALIDATION_SPEEDS], index=speeds)
+    margin = float(np.min(np.minimum(ratio - lower, 1.0 - ratio)))  # NaN: not computable
+    rows.append(("T1 speed", "least margin of d′(s)/d′(1) inside [1/√s − 0.1, 1]", margin, margin >= 0))
     rise = float(np.max([r.at[b, "auc"] - r.at[a, "auc"] for a, b in zip(speeds, speeds[1:])]))  # NaN: not computable
     rows.append(("T1 speed", "largest AUC rise from one speed to the next", rise, rise <= AUC_RISE))
     if TRUTH in r.index:
