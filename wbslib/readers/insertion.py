@@ -17,7 +17,7 @@ from scipy import ndimage
 from scipy.stats import norm
 from sklearn.metrics import roc_auc_score
 
-from wbslib.readers.candidates import ImageFeatures
+from wbslib.readers.candidates import BODY_LEVEL, BONE_FACTOR, ImageFeatures
 from wbslib.readers.observer import NO_CANDIDATE, Observer
 
 N_SITES = 8
@@ -25,13 +25,12 @@ LESION_SIGMA_PX = 2.0
 EXCESS = 0.5
 REACH_PX = 3.0
 THORAX = (0.15, 0.45)  # fraction of the body's extent, head → feet
-BONE_FACTOR = 1.6  # bone: σ 3 px truth above this × its body median
 
 
 def insertion_sites(truth: np.ndarray, gen: np.random.Generator, n: int = N_SITES) -> list[tuple[int, int]]:
     """(row, col) of `n` distinct bone pixels of the thorax in the anterior view of `truth`."""
     level = ndimage.gaussian_filter(np.nan_to_num(truth[0]).astype(np.float64), 3.0)
-    body = level > 0.02 * np.percentile(level, 99)
+    body = level > BODY_LEVEL * np.percentile(level, 99)
     rows = np.flatnonzero(body.any(axis=1))
     top, bottom = rows.min(), rows.max()
     band = np.zeros_like(body)

@@ -69,6 +69,7 @@ def validate_observer(
     inserted = _inserted(evaluation_cohort, seed)
     names = [n for n in train[0][1] if all(n in x[1] for x in train + test)]
     labels = np.array([y for *_, y in test])
+    index = {sid: i for i, (sid, *_) in enumerate(test)}
     rows, calls, lam_1x = [], {}, None
     for name in names:
         try:
@@ -80,7 +81,6 @@ def validate_observer(
         feats = [image_features(images[name]) for _, images, _, _ in test]
         lam = np.array([observer.decision(f) for f in feats])
         calls[name] = (lam > observer.threshold).astype(int)
-        index = {sid: i for i, (sid, *_) in enumerate(test)}
         present = [
             x
             for sid, sites, images in inserted
