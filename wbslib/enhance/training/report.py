@@ -54,7 +54,7 @@ def perceptual_banner(train: dict) -> str:
     if float((train.get("loss_weights") or {}).get("gan", 0.001)) == 0.0:
         lines.append(
             "GAN TERM OFF (train.loss_weights.gan = 0): the generator was trained on λ·L1 + η·BCE only; "
-            "the discriminator trained alongside but did not steer it."
+            "the discriminator, which could not steer it, was neither run nor trained."
         )
     return "\n".join(lines)
 

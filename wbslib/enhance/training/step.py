@@ -116,15 +116,42 @@ def set_learning_rate(parts: GanParts, lr: float) -> float:
     return lr
 
 
+def steers_generator(parts: GanParts) -> bool:
+    """True when the discriminator enters the generator's loss (GAN weight > 0 or feature matching)."""
+    return float(parts.g_loss.weights["gan"]) > 0.0 or parts.g_loss.feature_matching
+
+
+def _generator_only_step(p: GanParts, batch: tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor]:
+    """`gan_step` without the discriminator (it would add 0 · L_GAN to G's loss)."""
+    x, y, keep = (t.to(p.device, non_blocking=True).contiguous(memory_format=p.memory_format) for t in batch)
+    autocast = torch.autocast(
+        device_type=p.device.type, dtype=p.amp_dtype or torch.float32, enabled=p.amp_dtype is not None
+    )
+    p.opt_g.zero_grad(set_to_none=True)
+    with autocast:
+        fake = fill_masked(p.generator(x), y, keep)
+        g_total, terms = p.g_loss(fake.float(), y, None, None, keep)
+    p.scaler.scale(g_total).backward()
+    p.scaler.step(p.opt_g)
+    p.scaler.update()
+    nan = torch.full((), float("nan"), device=g_total.device)
+    total = terms.pop("total")
+    return {**terms, "gan": nan, "g_total": total, "d_total": nan, "d_real_prob": nan, "d_fake_prob": nan}
+
+
 def gan_step(parts: GanParts, batch: tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor]:
     """One optimiser step of G, then of D, on (input, target, keep) batches (N, 1, P, P) in model scale.
 
     Returns detached 0-d tensors (no device sync here): the generator's total ('g_total') and terms,
     the discriminator's loss ('d_total') and its mean probability of 'real' on real and fake patches.
     Under DDP the wrappers average the gradients across ranks; in the generator's step D is called
-    without its DDP wrapper (its weights are frozen there: nothing to average).
+    without its DDP wrapper (its weights are frozen there: nothing to average). When D cannot steer
+    G (GAN weight 0 and no feature matching) D is neither run nor stepped: G's step is the same, the
+    'gan' and D columns are NaN, and the step costs only G's forward and backward pass.
     """
     p = parts
+    if not steers_generator(p):
+        return _generator_only_step(p, batch)
     x, y, keep = (t.to(p.device, non_blocking=True).contiguous(memory_format=p.memory_format) for t in batch)
     autocast = torch.autocast(
         device_type=p.device.type, dtype=p.amp_dtype or torch.float32, enabled=p.amp_dtype is not None
