@@ -105,5 +105,15 @@ def test_checks_table_names_every_test(validation):
         "T2 truth",
         "T3 invertible filter",
         "T4 gain",
+        "T5 null calibration",
         "T6 not degenerate",
     ]
+
+
+def test_each_class_null_model_is_calibrated_on_held_out_normal_bone(validation):
+    r = validation[0].set_index("class")
+    assert (r["null_z_mean"].abs() <= 0.1).all() and r["null_z_sd"].between(0.9, 1.1).all()
+    # the 1x statistics do not fit other classes: 4x contrast spreads wider, truth's narrower
+    assert r.at["4x", "null_z_sd_1x"] > r.at["4x", "null_z_sd"] + 0.05
+    assert r.at[TRUTH, "null_z_sd_1x"] < r.at[TRUTH, "null_z_sd"] - 0.02
+    assert validation[1].set_index("what").filter(like="z", axis=0)["holds"].all()

@@ -26,48 +26,60 @@ _COLUMNS = [FEATURES.index(f) for f in ATLAS_FEATURES]
 _ROW, _LATERAL = FEATURES.index("row_fraction"), FEATURES.index("lateral_fraction")
 
 
-def cells(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(row bin, column bin) of each candidate (features (K, len(FEATURES)))."""
-    r = np.clip((features[:, _ROW] * ROW_BINS).astype(np.int64), 0, ROW_BINS - 1)
+def cell_index(row_fraction: np.ndarray, lateral_fraction: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(row bin, column bin) of body positions given as row fraction (0 top … 1 bottom of the body)
+    and signed lateral fraction (body half widths from the midline)."""
+    r = np.clip((np.asarray(row_fraction) * ROW_BINS).astype(np.int64), 0, ROW_BINS - 1)
     c = np.clip(
-        ((features[:, _LATERAL] + LATERAL_RANGE) / (2 * LATERAL_RANGE) * COL_BINS).astype(np.int64), 0, COL_BINS - 1
+        ((np.asarray(lateral_fraction) + LATERAL_RANGE) / (2 * LATERAL_RANGE) * COL_BINS).astype(np.int64),
+        0,
+        COL_BINS - 1,
     )
     return r, c
+
+
+def cells(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(row bin, column bin) of each candidate (features (K, len(FEATURES)))."""
+    return cell_index(features[:, _ROW], features[:, _LATERAL])
 
 
 def _smooth(a: np.ndarray) -> np.ndarray:
     return ndimage.gaussian_filter(a, 1.0, mode="nearest")
 
 
-def fit_atlas(features: np.ndarray, views: np.ndarray) -> dict[str, np.ndarray]:
-    """{'mean', 'sd'}: arrays (2 views, len(ATLAS_FEATURES), ROW_BINS, COL_BINS) from normal candidates
-    (features (K, len(FEATURES)), views (K,) 0 ANT / 1 POST)."""
-    mean = np.zeros((2, len(_COLUMNS), ROW_BINS, COL_BINS))
+def cell_statistics(
+    values: np.ndarray, r: np.ndarray, c: np.ndarray, views: np.ndarray, smooth: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and SD, arrays (2 views, F, ROW_BINS, COL_BINS), of `values` (K, F) in their cells
+    (r, c) per view (0 ANT / 1 POST; a view without values uses all), smoothed over 1 cell (unless
+    `smooth` is False: the smoothing adds neighbouring cells' mean differences to the variance)
+    and shrunk towards the view's overall mean and SD where a cell holds few values."""
+    values = np.asarray(values, np.float64)
+    mean = np.zeros((2, values.shape[1], ROW_BINS, COL_BINS))
     sd = np.ones_like(mean)
-    r, c = cells(features)
+    spread = _smooth if smooth else (lambda a: a)
     for v in (0, 1):
         sel = views == v
         if not sel.any():
             sel = np.ones(len(views), bool)
-        n = (
-            _smooth(
-                np.bincount(r[sel] * COL_BINS + c[sel], minlength=ROW_BINS * COL_BINS)
-                .reshape(ROW_BINS, COL_BINS)
-                .astype(np.float64)
-            )
-            + 1e-6
-        )
+        flat = r[sel] * COL_BINS + c[sel]
+        n = spread(np.bincount(flat, minlength=ROW_BINS * COL_BINS).reshape(ROW_BINS, COL_BINS).astype(float)) + 1e-6
         weight = n / (n + SHRINK)
-        for k, j in enumerate(_COLUMNS):
-            x = features[sel, j]
-            total = np.zeros(ROW_BINS * COL_BINS)
-            squares = np.zeros(ROW_BINS * COL_BINS)
-            np.add.at(total, r[sel] * COL_BINS + c[sel], x)
-            np.add.at(squares, r[sel] * COL_BINS + c[sel], x**2)
-            m = _smooth(total.reshape(ROW_BINS, COL_BINS)) / n
-            var = np.maximum(_smooth(squares.reshape(ROW_BINS, COL_BINS)) / n - m**2, 0.0)
+        for k in range(values.shape[1]):
+            x = values[sel, k]
+            total = np.bincount(flat, weights=x, minlength=ROW_BINS * COL_BINS).reshape(ROW_BINS, COL_BINS)
+            squares = np.bincount(flat, weights=x**2, minlength=ROW_BINS * COL_BINS).reshape(ROW_BINS, COL_BINS)
+            m = spread(total) / n
+            var = np.maximum(spread(squares) / n - m**2, 0.0)
             mean[v, k] = weight * m + (1 - weight) * x.mean()
             sd[v, k] = np.maximum(np.sqrt(weight * var + (1 - weight) * x.var()), MIN_SD)
+    return mean, sd
+
+
+def fit_atlas(features: np.ndarray, views: np.ndarray) -> dict[str, np.ndarray]:
+    """{'mean', 'sd'}: arrays (2 views, len(ATLAS_FEATURES), ROW_BINS, COL_BINS) from normal candidates
+    (features (K, len(FEATURES)), views (K,) 0 ANT / 1 POST)."""
+    mean, sd = cell_statistics(features[:, _COLUMNS], *cells(features), np.asarray(views))
     return {"mean": mean, "sd": sd}
 
 

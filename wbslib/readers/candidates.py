@@ -33,6 +33,8 @@ bottom) and across it (signed, in body half widths from the midline, in that vie
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
 from typing import NamedTuple
 
 import numpy as np
@@ -56,6 +58,8 @@ NORMALISED_TOTAL = 3.5e6  # counts of an image set as features see it (a 1x whol
 MIRROR_SLACK_PX = 2  # the body is never exactly symmetric about its midline column
 NEIGHBOUR_PX = (6, 14)  # the next vertebra or rib above and below (≈ 15–35 mm)
 MIN_CONTRAST = 0.05
+CACHE_SIZE = 2048  # image sets whose features are kept (≈ 50 kB each)
+_CACHE: OrderedDict[str, ImageFeatures] = OrderedDict()
 FEATURES = (
     "contrast_small",
     "contrast_mid",
@@ -152,6 +156,13 @@ def _midline_and_extent(body: np.ndarray) -> tuple[float, float, int, int]:
     return centre, max(float(np.percentile(np.abs(cols - centre), 95)), 1.0), int(rows.min()), int(rows.max())
 
 
+def body_position(body: np.ndarray, r: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row fraction (0 top of the body, 1 bottom) and signed lateral fraction (body half widths
+    from the midline) of pixels (r, c) of one view with body mask `body`."""
+    midline, half_width, top, bottom = _midline_and_extent(body)
+    return (r - top) / max(bottom - top, 1), (c - midline) / half_width
+
+
 def noise_blur(fine_ratio: float) -> float:
     """σ (px) of the Gaussian smoothing of white noise whose fine / lesion-scale residual power
     ratio is `fine_ratio` (0 at or above white noise's ratio; NaN for NaN)."""
@@ -214,7 +225,7 @@ def _view_features(m: dict, other: dict | None) -> tuple[np.ndarray, np.ndarray]
     """Feature rows (K, len(FEATURES)) and (row, col) (K, 2) of the candidates of one view."""
     rc = _candidates(m)
     r, c = rc[:, 0], rc[:, 1]
-    midline, half_width, top, bottom = _midline_and_extent(m["body"])
+    midline = _midline_and_extent(m["body"])[0]
     bone_median = float(np.median(m["mid"][m["bone"]])) if m["bone"].any() else 1.0
     support = ndimage.maximum_filter(np.maximum(m["contrast_small"], 0.0), SUPPORT_WINDOW_PX)
     other_support = (
@@ -236,26 +247,49 @@ def _view_features(m: dict, other: dict | None) -> tuple[np.ndarray, np.ndarray]
             other_support[r, c],
             np.where(lateral, _sample(support, r, mirror), 0.0),
             np.log(np.maximum(m["small"][r, c], 1e-3) / max(bone_median, 1e-3)),
-            (r - top) / max(bottom - top, 1),
-            (c - midline) / half_width,
+            *body_position(m["body"], r, c),
         ]
     )
     return features.astype(np.float64), rc
 
 
-def image_features(counts: np.ndarray) -> ImageFeatures:
-    """Lesion candidates and noise level of one image set (2, rows, cols) in 1x-equivalent counts.
-
-    The image set is first scaled to `NORMALISED_TOTAL` counts (float64), so that a gain changes
-    no feature at all; `n_eff_bone` is scaled back to the image's own counts.
-    """
+def view_maps(counts: np.ndarray) -> tuple[dict[int, dict], float]:
+    """({view index: smoothed images, contrast maps and regions} of each view present, the factor
+    the image set's counts were divided by to reach `NORMALISED_TOTAL`)."""
     counts = np.asarray(counts, np.float64)
     total = float(np.nansum(counts))
     scale = total / NORMALISED_TOTAL if total > 0 else 1.0
     counts = counts / scale
     present = [v for v in range(counts.shape[0]) if np.isfinite(counts[v]).any()]
     bladder = _bladder(np.nan_to_num(counts))
-    maps = {v: _maps(counts[v], bladder[v]) for v in present}
+    return {v: _maps(counts[v], bladder[v]) for v in present}, scale
+
+
+def image_features(counts: np.ndarray) -> ImageFeatures:
+    """Lesion candidates and noise level of one image set (2, rows, cols) in 1x-equivalent counts.
+
+    The image set is first scaled to `NORMALISED_TOTAL` counts (float64), so that a gain changes
+    no feature at all; `n_eff_bone` is scaled back to the image's own counts. Features are a
+    function of the pixels alone, so the last `CACHE_SIZE` results are kept, keyed by a hash of
+    the pixels (an image set read under two codes, or by two analyses, is computed once); their
+    arrays are read-only.
+    """
+    counts = np.ascontiguousarray(counts)
+    key = f"{counts.dtype}{counts.shape}" + hashlib.blake2b(counts.tobytes(), digest_size=16).hexdigest()
+    if key in _CACHE:
+        _CACHE.move_to_end(key)
+        return _CACHE[key]
+    feats = _image_features(counts)
+    for array in (feats.features, feats.where):
+        array.setflags(write=False)
+    _CACHE[key] = feats
+    if len(_CACHE) > CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return feats
+
+
+def _image_features(counts: np.ndarray) -> ImageFeatures:
+    maps, scale = view_maps(counts)
     feats, where = [np.zeros((0, len(FEATURES)))], [np.zeros((0, 3), np.int64)]
     for v, m in maps.items():
         f, rc = _view_features(m, next((maps[o] for o in maps if o != v), None))

@@ -11,6 +11,9 @@ known by construction and trains an adapted observer per class (`wbslib.readers.
 - `2x-smoothed`: the 2x thinning smoothed by a Gaussian of σ `SMOOTH_PX` — invertible, so it holds
   the same information as 2x (T3: |ΔAUC| ≤ 0.03, Cohen's κ of the calls ≥ 0.7, |Δ specificity| ≤ 0.1);
 - a gain: 1x counts × `GAIN` must leave λ unchanged (T4, relative 1e-6);
+- null calibration: each class's z-map (`wbslib.readers.zmap`, fitted on the observer cohort's
+  normal patients) over the bone of the evaluation cohort's normal patients has mean within ±0.1
+  and SD within 0.9–1.1 (T5); the 1x null model applied to every class is reported beside it;
 - every class: both calls present and under 20 % tied λ (T6).
 The checks are statistics of a finite cohort: `checks` reports each value and whether it holds
 (a class whose observer cannot be trained — no candidate on any metastasis — has NaN results,
@@ -33,6 +36,7 @@ from wbslib.readers.candidates import image_features
 from wbslib.readers.insertion import detectability, insert_lesions, insertion_sites, site_responses
 from wbslib.readers.observer import train_observer
 from wbslib.readers.performance import tied_fraction
+from wbslib.readers.zmap import Z_MEAN_LIMIT, Z_SD_RANGE, bone_contrast, fit_null, null_calibration
 
 VALIDATION_SPEEDS = (1.0, 1.5, 2.0, 3.0, 4.0)
 SMOOTH_PX = 1.0
@@ -62,7 +66,8 @@ def validate_observer(
     observer_cohort: Iterable[tuple], evaluation_cohort: Iterable[tuple], seed: int
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(per-class results, checks) from cohorts of (study_id, 1x counts, truth or None, lesions,
-    label). Results: class, auc, sensitivity, specificity, tied_fraction, n_cases."""
+    label). Results: class, auc, sensitivity, specificity, tied_fraction, n_cases, lke_dprime,
+    null_z_mean, null_z_sd (the class's own null model) and null_z_sd_1x (the 1x null model's)."""
     evaluation_cohort = list(evaluation_cohort)
     train = [(sid, validation_classes(c, t, sid, seed), les, int(y)) for sid, c, t, les, y in observer_cohort]
     test = [(sid, validation_classes(c, t, sid, seed), les, int(y)) for sid, c, t, les, y in evaluation_cohort]
@@ -70,12 +75,13 @@ def validate_observer(
     names = [n for n in train[0][1] if all(n in x[1] for x in train + test)]
     labels = np.array([y for *_, y in test])
     index = {sid: i for i, (sid, *_) in enumerate(test)}
-    rows, calls, lam_1x = [], {}, None
+    rows, calls, lam_1x, nulls = [], {}, None, {}
     for name in names:
+        z_row = _null_row(name, train, test, nulls)
         try:
             observer = train_observer((images[name], les, y) for _, images, les, y in train)
         except ReaderStudyError:  # a tiny cohort (smoke run) without a candidate on a metastasis
-            rows.append({"class": name, "n_cases": len(labels)})
+            rows.append({"class": name, "n_cases": len(labels), **z_row})
             calls[name] = np.zeros(0, int)
             continue
         feats = [image_features(images[name]) for _, images, _, _ in test]
@@ -102,14 +108,29 @@ def validate_observer(
                 "tied_fraction": tied_fraction(lam),
                 "n_cases": len(lam),
                 "lke_dprime": detectability(present, absent) if present else np.nan,
+                **z_row,
             }
         )
         if name == "1x":
             gained = [observer.decision(image_features(images["1x"] * np.float64(GAIN))) for _, images, _, _ in test]
             lam_1x = (lam, np.array(gained))
     columns = ["class", "auc", "sensitivity", "specificity", "tied_fraction", "n_cases", "lke_dprime"]
+    columns += ["null_z_mean", "null_z_sd", "null_z_sd_1x"]
     results = pd.DataFrame(rows, columns=columns)
     return results, _checks(results.set_index("class"), calls, lam_1x)
+
+
+def _null_row(name: str, train: list[tuple], test: list[tuple], nulls: dict) -> dict:
+    """T5 for one class: its null model fitted on the observer cohort's normal patients (kept in
+    `nulls`), z over the evaluation cohort's normal bone against it and against the 1x model."""
+    held_out = [bone_contrast(images[name]) for _, images, _, y in test if y == 0]
+    try:
+        nulls[name] = fit_null(bone_contrast(images[name]) for _, images, _, y in train if y == 0)
+    except ReaderStudyError:  # no normal observer patient (a smoke-size cohort)
+        return {"null_z_mean": np.nan, "null_z_sd": np.nan, "null_z_sd_1x": np.nan}
+    z_mean, z_sd = null_calibration(nulls[name], held_out)
+    z_sd_1x = null_calibration(nulls["1x"], held_out)[1] if "1x" in nulls else np.nan
+    return {"null_z_mean": z_mean, "null_z_sd": z_sd, "null_z_sd_1x": z_sd_1x}
 
 
 def _inserted(evaluation_cohort: list[tuple], seed: int) -> list[tuple]:
@@ -149,6 +170,15 @@ def _checks(r: pd.DataFrame, calls: dict, lam_1x) -> pd.DataFrame:
     lam, gained = lam_1x if lam_1x is not None else (np.full(1, np.nan), np.full(1, np.nan))
     change = float(np.max(np.abs(gained - lam) / np.maximum(np.abs(lam), 1e-12)))
     rows.append(("T4 gain", f"largest relative change of λ, 1x counts × {GAIN:g}", change, change <= 1e-6))
+    worst_mean = float(r["null_z_mean"].abs().max())
+    worst_sd = float(r["null_z_sd"].iloc[int(np.argmax(np.abs(r["null_z_sd"].to_numpy() - 1.0)))])
+    rows.append(
+        ("T5 null calibration", "largest |mean z| over held-out normal bone", worst_mean, worst_mean <= Z_MEAN_LIMIT)
+    )
+    low, high = Z_SD_RANGE
+    rows.append(
+        ("T5 null calibration", "SD of z farthest from 1 over held-out normal bone", worst_sd, low <= worst_sd <= high)
+    )
     degenerate = [c for c in r.index if r.at[c, "tied_fraction"] >= 0.2 or len(np.unique(calls[c])) < 2]
     rows.append(("T6 not degenerate", "classes with one call only or ≥ 20 % ties", len(degenerate), not degenerate))
     return pd.DataFrame(rows, columns=["test", "what", "value", "holds"])
