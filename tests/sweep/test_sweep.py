@@ -398,7 +398,12 @@ def test_sweep_runs_and_a_finished_speed_is_not_recomputed(cohort, tmp_path, mon
     assert first["computed"] == ["1x", "2.5x"] and calls == [2.5] * 4
     root = tmp_path / "runs" / "resume" / "sweep"
     results = pd.read_csv(root / "results.csv")
-    assert set(results["group"]) == {"1x", "2.5x", "2.5x-thin", "2.5x-simu"}
+    assert set(results["group"]) == {"1x", "truth", "2.5x", "2.5x-thin", "2.5x-simu"}
+    ideal = results[results["group"] == "truth"]  # the ideal-enhancer reference: read, never a method
+    assert set(ideal["metric"]) == {"auc", "accuracy", "sensitivity", "specificity", "likert"}
+    assert (ideal["speed"] == 1.0).all() and ideal["reference"].str.startswith("ideal-enhancer").all()
+    reads = pd.read_csv(root / "1x" / "reads.csv")
+    assert reads.groupby("group")["study_id"].nunique().to_dict() == {"1x": 4, "truth": 4}
     assert {"auc", "sensitivity", "specificity", "ssim", "nrmse", "hottest_lesion_bias", "auc_diff"} <= set(
         results["metric"]
     )

@@ -57,6 +57,19 @@ def test_performance_legend_sits_below_the_panels():
     assert min(sizes(fig)) >= 10
 
 
+def test_the_noise_free_truth_is_a_reference_line_not_a_point():
+    table = results()
+    ideal = table[table["group"] == "1x"].assign(group="truth", estimate=0.95)
+    fig = figures.plot_performance(pd.concat([table, ideal], ignore_index=True), {"auc": 0.1})
+    extents(fig)
+    texts = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert texts[-1] == "truth: noise-free image (ideal-enhancer reference)" and len(texts) == 5
+    dotted = [line for line in fig.axes[0].get_lines() if line.get_linestyle() == ":"]
+    assert len(dotted) == 1 and list(dotted[0].get_ydata()) == [0.95, 0.95]
+    others = [line for line in fig.axes[0].get_lines() if line.get_linestyle() != ":"]
+    assert not any(0.95 in list(line.get_ydata()) for line in others)  # no truth point among the methods
+
+
 def test_lesion_bias_legend_is_right_of_the_axes():
     fig = figures.plot_lesion_bias(results())
     renderer = extents(fig)

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from wbslib.core.groups import TRUTH
 from wbslib.core.scan import speed_label
 from wbslib.sweep.results import REFERENCE, model_kind
 
@@ -22,11 +23,12 @@ KIND_STYLE = {
     "thin-simu": ("simu model on thinned scan", "tab:green", "^"),
 }
 VIRTUAL = "virtual readers (model observers), phantom"
+IDEAL_LABEL = "truth: noise-free image (ideal-enhancer reference)"
 FONT_PT = 10
 
 
 def _by_kind(results: pd.DataFrame, metric: str) -> dict[str, pd.DataFrame]:
-    rows = results[(results["metric"] == metric) & (results["group"] != REFERENCE)]
+    rows = results[(results["metric"] == metric) & ~results["group"].isin([REFERENCE, TRUTH])]
     rows = rows.assign(kind=rows["group"].map(model_kind)).sort_values("speed")
     return {kind: rows[rows["kind"] == kind] for kind in KIND_STYLE if (rows["kind"] == kind).any()}
 
@@ -50,7 +52,8 @@ def _errorbars(ax, rows: pd.DataFrame, kind: str, offset: float) -> None:
 def plot_performance(results: pd.DataFrame, margins: dict[str, float]):
     """AUC, sensitivity and specificity (95 % CI) against speed per image kind; the 1x value
     (solid line, its value in the panel's title) and 1x − margin (dashed, the margin in the
-    title) drawn where a margin applies; one legend below the panels."""
+    title) drawn where a margin applies; the noise-free truth read by the same readers (dotted grey:
+    the ideal-enhancer reference); one legend below the panels."""
     metrics = ("auc", "sensitivity", "specificity")
     fig = Figure(figsize=(10, 4.6), layout="constrained")
     axes = fig.subplots(1, 3, sharey=True)
@@ -68,6 +71,9 @@ def plot_performance(results: pd.DataFrame, margins: dict[str, float]):
             if metric in margins:
                 ax.axhline(value - margins[metric], color="crimson", linestyle="--", label="1x − margin")
                 title += f", margin {margins[metric]:g}"
+        ideal = results[(results["group"] == TRUTH) & (results["metric"] == metric)]
+        if len(ideal):
+            ax.axhline(float(ideal["estimate"].iloc[0]), color="grey", linestyle=":", label=IDEAL_LABEL)
         ax.set_title(title, fontsize=FONT_PT + 1)
         ax.set_xlabel("speed factor (× 20 cm/min)")
         ax.set_ylim(0, 1.05)
@@ -77,7 +83,7 @@ def plot_performance(results: pd.DataFrame, margins: dict[str, float]):
         for handle, text in zip(*ax.get_legend_handles_labels()):
             handles.setdefault(text, handle)
     kinds = {label for label, _, _ in KIND_STYLE.values()}
-    order = sorted(handles, key=lambda text: text not in kinds)  # image kinds first, then the 1x lines
+    order = sorted(handles, key=lambda text: text not in kinds)  # image kinds first, then the reference lines
     fig.legend([handles[t] for t in order], order, loc="outside lower center", ncols=3, fontsize=FONT_PT, frameon=False)
     fig.suptitle(VIRTUAL, fontsize=FONT_PT + 1)
     return fig

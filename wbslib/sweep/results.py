@@ -3,7 +3,8 @@
 `results.csv` is tidy: one row per speed × group × metric with estimate, CI, n, p, the reference
 it is measured against and the method:
 - reader performance (`sweep_analysis.group_performance`): auc, accuracy, sensitivity,
-  specificity, likert (reference 'none');
+  specificity, likert (reference 'none'); also for group 'truth' at speed 1, the phantom's
+  noise-free image read by the same readers (reference `IDEAL_ENHANCER`: a reference, never a method);
 - image quality, mean over patients with a t CI: ssim, nrmse, psnr, contrast_recovery,
   noise_cv_bone, noise_cv_soft (reference 'truth'), hottest_lesion_counts (reference 'none');
 - hottest-lesion count bias vs 1x, mean over metastatic patients of (group − 1x) in counts and in %
@@ -25,6 +26,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from wbslib.core.fileio import write_csv, write_text
+from wbslib.core.groups import TRUTH
 from wbslib.core.scan import speed_label
 from wbslib.sweep.analysis import (
     NONE_FOUND,
@@ -37,6 +39,7 @@ from wbslib.sweep.analysis import (
 from wbslib.sweep.images import METRICS
 
 REFERENCE = "1x"
+IDEAL_ENHANCER = "ideal-enhancer reference (noise-free truth), not a method"
 CAVEAT = (
     "These are phantom and virtual-reader results (model observers on a digital phantom), not a clinical "
     "claim; they say where to look, not which scan time is safe for patients."
@@ -154,9 +157,12 @@ def analyse(root: Path, cfg: dict, truth: pd.Series) -> tuple[pd.DataFrame, pd.D
     ref_metrics, ref_reads = _load(Path(root) / REFERENCE)
     conf = 1.0 - 2.0 * cfg["alpha"]
     margins = {k: cfg[k] for k in ("margin_auc", "margin_sensitivity", "margin_specificity")}
+    ideal = group_performance(ref_reads, truth, TRUTH) if (ref_reads["group"] == TRUTH).any() else []
     results = [
         {**r, "speed": 1.0}
-        for r in group_performance(ref_reads, truth, REFERENCE) + image_rows(ref_metrics, ref_metrics)
+        for r in group_performance(ref_reads, truth, REFERENCE)
+        + [{**r, "reference": IDEAL_ENHANCER} for r in ideal]
+        + image_rows(ref_metrics, ref_metrics)
     ]
     decisions = []
     for speed in cfg["speeds"]:
@@ -175,7 +181,10 @@ def analyse(root: Path, cfg: dict, truth: pd.Series) -> tuple[pd.DataFrame, pd.D
 
 
 def model_kind(group: str) -> str:
-    """'2.5x-real' → 'real', '2.5x-thin-simu' → 'thin-simu', '2.5x' → 'raw', '2.5x-thin' → 'thin'."""
+    """'2.5x-real' → 'real', '2.5x-thin-simu' → 'thin-simu', '2.5x' → 'raw', '2.5x-thin' → 'thin',
+    'truth' → 'truth'."""
+    if group == TRUTH:
+        return TRUTH
     rest = group.split("x", 1)[1].lstrip("-")
     return rest or "raw"
 

@@ -6,7 +6,9 @@
    (`sweep_models.train_mixed`), as `sweep.model_strategy` says;
 3. the reference `1x/` and each speed `<label>/`: image sets of the evaluation patients
    (`sweep_images`), their quality against the truth (`metrics.csv`), virtual-reader reads
-   (`reads.csv`) and the strip patient's images (`strip.npz`);
+   (`reads.csv`) and the strip patient's images (`strip.npz`); `1x/` also reads the phantom's
+   noise-free image at the 1x count level (group `truth`: the ideal-enhancer reference, never a
+   method; no image metrics, it is what they compare against);
 4. with `compare_strategies`, both strategies' validation errors (`strategies/compare.csv`);
 5. the tidy `results.csv`, `noninferiority.csv` and `summary.json` (`sweep_results`).
 Steps 3–4 are cached: a folder whose `done.json` holds the fingerprint of its inputs (params,
@@ -26,6 +28,7 @@ from tqdm import tqdm
 
 from wbslib.core.errors import ParamsError
 from wbslib.core.fileio import atomic_path, sha256_file, write_csv, write_text
+from wbslib.core.groups import TRUTH
 from wbslib.core.params import resolve_device, resolve_path, run_dir
 from wbslib.core.scan import speed_label
 from wbslib.enhance.checkpoint import load_generator
@@ -189,7 +192,8 @@ def _evaluate(sweep: Sweep, folder: Path, speed: float, checkpoints: dict[str, P
     for study_id in tqdm(sweep.truth.index, desc=speed_label(speed), disable=not sweep.progress):
         if speed == 1.0:
             standard = read_counts(root, paths[(study_id, 1.0)])
-            truth, sets = StudyTruth(root, study_id, 1.0, lesions, standard), {"1x": (standard, 1.0)}
+            truth = StudyTruth(root, study_id, 1.0, lesions, standard)
+            sets = {"1x": (standard, 1.0), TRUTH: (truth.by_speed[1.0]["expected_1x"].astype(np.float32), 1.0)}
         else:
             standard, fast = read_counts(root, paths[(study_id, 1.0)]), read_counts(root, paths[(study_id, speed)])
             truth = StudyTruth(root, study_id, speed, lesions, standard)
@@ -204,8 +208,10 @@ def _evaluate(sweep: Sweep, folder: Path, speed: float, checkpoints: dict[str, P
                 device=sweep.device,
             )
         for group, (image, source_speed) in sets.items():
-            rows += [(study_id, group, k, v) for k, v in image_metrics(image, truth, source_speed).items()]
             images[(study_id, group)] = image
+            if group == TRUTH:
+                continue
+            rows += [(study_id, group, k, v) for k, v in image_metrics(image, truth, source_speed).items()]
             if study_id == sweep.strip_study:
                 strip[group] = image.astype(np.float32)
     write_csv(pd.DataFrame(rows, columns=list(METRIC_COLUMNS)), folder / "metrics.csv")
@@ -229,6 +235,7 @@ def run_speed(sweep: Sweep, speed: float) -> bool:
         "enhance_thinned": sweep.cfg["enhance_thinned"],
         "checkpoints": {m: sha256_file(p) for m, p in checkpoints.items()},
         "observer": observer_sha,
+        "reference_groups": ["1x", TRUTH] if speed == 1.0 else [],
     }
     folder, key = sweep.folder(speed), fingerprint(inputs)
     if is_done(folder, key):
