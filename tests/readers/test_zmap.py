@@ -44,3 +44,13 @@ def test_a_gain_changes_no_z(normals):
 def test_no_normal_image_is_a_named_error():
     with pytest.raises(ReaderStudyError, match="normal images"):
         fit_null([])
+
+
+def test_metastases_are_left_out_of_the_null_model_and_nothing_else():
+    expected, lesions, ph = patient("ZM0", True)
+    image = scan(expected, 1.0, ph.study_id)
+    everything, without = bone_contrast(image), bone_contrast(image, lesions)
+    malignant = lesions[lesions["malignant"].astype(str).str.lower().isin(("true", "1", "1.0"))]
+    assert len(malignant) and 0 < everything[0].size - without[0].size < 0.2 * everything[0].size
+    healthy = lesions.iloc[:0]
+    assert np.array_equal(bone_contrast(image, healthy)[0], everything[0])

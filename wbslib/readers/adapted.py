@@ -64,10 +64,17 @@ def lesions_in(row, study_lesions: pd.DataFrame, data_root: str | os.PathLike) -
     return study_lesions.assign(row=rc[:, 0], col=rc[:, 1])
 
 
-def _lesion_table(data_root: str | os.PathLike) -> dict[str, pd.DataFrame]:
-    lesions = load_lesions(data_root)
-    lesions = lesions.assign(study_id=lesions["study_id"].astype(str))
-    return {sid: d for sid, d in lesions.groupby("study_id")} | {"": lesions.iloc[:0]}
+class _Lesions:
+    """The phantom's lesion table of a data root, looked up by study (no lesion: an empty table)."""
+
+    def __init__(self, data_root: str | os.PathLike):
+        lesions = load_lesions(data_root)
+        lesions = lesions.assign(study_id=lesions["study_id"].astype(str))
+        self._none = lesions.iloc[:0]
+        self._by_study = {sid: d for sid, d in lesions.groupby("study_id")}
+
+    def of(self, study_id) -> pd.DataFrame:
+        return self._by_study.get(str(study_id), self._none)
 
 
 def class_observers(
@@ -89,14 +96,14 @@ def class_observers(
             "The image-set index holds no 1x image of an observer cohort (split 'observer'); the "
             "virtual readers are trained on it — set cohort.n_observer (≥ 4) and run notebooks 00–03."
         )
-    by_study = _lesion_table(data_root)
+    by_study = _Lesions(data_root)
     observers = {}
     for group in tqdm(ordered_groups(cohort["group"].unique()), desc="observers", disable=not progress):
         rows = cohort[cohort["group"] == group]
         if (rows["label"] == 1).sum() < 2 or (rows["label"] == 0).sum() < 2:
             continue
         images = (
-            (load_counts(r), lesions_in(r, by_study.get(str(r["study_id"]), by_study[""]), data_root), int(r["label"]))
+            (load_counts(r), lesions_in(r, by_study.of(r["study_id"]), data_root), int(r["label"]))
             for _, r in rows.iterrows()
         )
         try:
@@ -114,7 +121,7 @@ def standard_observer(data_root: str | os.PathLike, manifest: str | os.PathLike)
     from wbslib.io.imagesets import acquisition_paths, read_counts
     from wbslib.io.manifest.schema import read_manifest
 
-    table, by_study = read_manifest(manifest), _lesion_table(data_root)
+    table, by_study = read_manifest(manifest), _Lesions(data_root)
     scans = acquisition_paths(table, OBSERVER_SPLIT, "standard")
     if not scans:
         raise ReaderStudyError(
@@ -123,8 +130,7 @@ def standard_observer(data_root: str | os.PathLike, manifest: str | os.PathLike)
         )
     labels = table.drop_duplicates("study_id").set_index("study_id")["label"]
     return train_observer(
-        (read_counts(data_root, files), by_study.get(str(sid), by_study[""]), int(labels[sid]))
-        for sid, files in scans.items()
+        (read_counts(data_root, files), by_study.of(sid), int(labels[sid])) for sid, files in scans.items()
     )
 
 
@@ -146,15 +152,13 @@ def observer_decisions(
     from tqdm import tqdm
 
     sets = image_sets[image_sets["split"].astype(str) == EVALUATION_SPLIT]
-    by_study = _lesion_table(data_root) if data_root is not None else None
+    by_study = _Lesions(data_root) if data_root is not None else None
     rows = []
     for _, r in tqdm(list(sets.iterrows()), desc="observer decisions", disable=not progress):
         counts = load_counts(r)
         feats = image_features(counts)
         truth = (
-            candidate_labels(
-                feats, lesions_in(r, by_study.get(str(r["study_id"]), by_study[""]), data_root), counts.shape[-1]
-            )
+            candidate_labels(feats, lesions_in(r, by_study.of(r["study_id"]), data_root), counts.shape[-1])
             if by_study is not None
             else None
         )
@@ -190,12 +194,12 @@ def validation_cohorts(image_sets: pd.DataFrame, data_root: str | os.PathLike) -
     out = {OBSERVER_SPLIT: [], EVALUATION_SPLIT: []}
     if truth.empty:  # a clinical cohort
         return [], []
-    by_study = _lesion_table(data_root)
+    by_study = _Lesions(data_root)
     for _, r in image_sets[image_sets["group"] == STANDARD].iterrows():
         sid, split = str(r["study_id"]), str(r["split"])
         if split in out and sid in truth.index and r["label"] in (0, 1):
             t = load_counts(truth.loc[sid])
-            out[split].append((sid, load_counts(r), t, by_study.get(sid, by_study[""]), int(r["label"])))
+            out[split].append((sid, load_counts(r), t, by_study.of(sid), int(r["label"])))
     return out[OBSERVER_SPLIT], out[EVALUATION_SPLIT]
 
 

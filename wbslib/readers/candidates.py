@@ -117,8 +117,9 @@ def _bladder(counts: np.ndarray) -> np.ndarray:
     return np.stack([ndimage.binary_dilation(v, iterations=BLADDER_MARGIN_PX) if v.any() else v for v in full])
 
 
-def _maps(view: np.ndarray, bladder: np.ndarray) -> dict:
-    """Smoothed images, contrast against the surrounding bone, noise variance and regions of a view."""
+def _maps(view: np.ndarray, bladder: np.ndarray, noise: bool = True) -> dict:
+    """Smoothed images, contrast against the surrounding bone and regions of a view, and (with
+    `noise`) the local mean, noise variance and fine-residual ratio that `_n_eff` needs."""
     img = np.nan_to_num(view)
     small, mid = _smooth(img, SIGMA_LESION_PX), _smooth(img, SIGMA_MID_PX)
     top = float(np.percentile(mid, 99.0))
@@ -126,25 +127,26 @@ def _maps(view: np.ndarray, bladder: np.ndarray) -> dict:
     level = float(np.median(mid[body])) if body.any() else 1.0
     bone = body & (mid > BONE_FACTOR * level) & ~bladder
     local = np.maximum(_smooth(img, SIGMA_LEVEL_PX), 1e-3 * max(level, 1e-3))
-    variance = np.maximum(ndimage.uniform_filter((img - small) ** 2, NOISE_WINDOW_PX) / GAIN_RESIDUAL, 1e-6)
-    fine_ratio = (
-        float(np.sum((img - _smooth(img, SIGMA_FINE_PX))[bone] ** 2) / np.sum((img - small)[bone] ** 2))
-        if bone.any() and np.any((img - small)[bone])
-        else float("nan")
-    )
-    return {
+    maps = {
         "small": small,
         "mid": mid,
-        "mean": ndimage.uniform_filter(small, NOISE_WINDOW_PX),
-        "fine_ratio": fine_ratio,
         "local": local,
-        "variance": variance,
         "contrast_small": small / local - 1.0,
         "contrast_mid": mid / local - 1.0,
         "body": body,
         "bone": bone,
         "search": body & ~bladder,
     }
+    if noise:
+        residual = img - small
+        maps["mean"] = ndimage.uniform_filter(small, NOISE_WINDOW_PX)
+        maps["variance"] = np.maximum(ndimage.uniform_filter(residual**2, NOISE_WINDOW_PX) / GAIN_RESIDUAL, 1e-6)
+        maps["fine_ratio"] = (
+            float(np.sum((img - _smooth(img, SIGMA_FINE_PX))[bone] ** 2) / np.sum(residual[bone] ** 2))
+            if bone.any() and np.any(residual[bone])
+            else float("nan")
+        )
+    return maps
 
 
 def _midline_and_extent(body: np.ndarray) -> tuple[float, float, int, int]:
@@ -253,16 +255,16 @@ def _view_features(m: dict, other: dict | None) -> tuple[np.ndarray, np.ndarray]
     return features.astype(np.float64), rc
 
 
-def view_maps(counts: np.ndarray) -> tuple[dict[int, dict], float]:
-    """({view index: smoothed images, contrast maps and regions} of each view present, the factor
-    the image set's counts were divided by to reach `NORMALISED_TOTAL`)."""
+def view_maps(counts: np.ndarray, noise: bool = True) -> tuple[dict[int, dict], float]:
+    """({view index: smoothed images, contrast maps and regions (and, with `noise`, the noise maps)}
+    of each view present, the factor the counts were divided by to reach `NORMALISED_TOTAL`)."""
     counts = np.asarray(counts, np.float64)
     total = float(np.nansum(counts))
     scale = total / NORMALISED_TOTAL if total > 0 else 1.0
     counts = counts / scale
     present = [v for v in range(counts.shape[0]) if np.isfinite(counts[v]).any()]
     bladder = _bladder(np.nan_to_num(counts))
-    return {v: _maps(counts[v], bladder[v]) for v in present}, scale
+    return {v: _maps(counts[v], bladder[v], noise) for v in present}, scale
 
 
 def image_features(counts: np.ndarray) -> ImageFeatures:

@@ -117,6 +117,16 @@ class Observer:
         return observer
 
 
+def malignant_lesions(lesions: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a truth lesion table that are metastases (`malignant` true, as written or read)."""
+    return lesions[lesions["malignant"].astype(str).str.lower().isin(("true", "1", "1.0"))]
+
+
+def lesion_radius_px(lesion, pixel_mm: float = PIXEL_MM) -> float:
+    """A lesion's radius in pixels (at least 2 px: the smallest spot the phantom draws spans that)."""
+    return max(float(lesion["diameter_mm"]) / 2.0 / pixel_mm, 2.0)
+
+
 def candidate_labels(
     feats: ImageFeatures, lesions: pd.DataFrame, cols: int = 256, pixel_mm: float = PIXEL_MM
 ) -> np.ndarray:
@@ -126,9 +136,8 @@ def candidate_labels(
     diameter_mm, malignant); on the posterior view the column is mirrored (cols − 1 − col).
     """
     labels = np.zeros(len(feats.where), np.int64)
-    malignant = lesions[lesions["malignant"].astype(str).str.lower().isin(("true", "1", "1.0"))]
-    for _, lesion in malignant.iterrows():
-        reach = max(float(lesion["diameter_mm"]) / 2.0 / pixel_mm, 2.0) + LABEL_MARGIN_PX
+    for _, lesion in malignant_lesions(lesions).iterrows():
+        reach = lesion_radius_px(lesion, pixel_mm) + LABEL_MARGIN_PX
         col = np.where(feats.where[:, 0] == 0, float(lesion["col"]), cols - 1 - float(lesion["col"]))
         near = np.hypot(feats.where[:, 1] - float(lesion["row"]), feats.where[:, 2] - col) <= reach
         labels[near] = 1

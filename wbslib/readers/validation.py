@@ -11,8 +11,8 @@ known by construction and trains an adapted observer per class (`wbslib.readers.
 - `2x-smoothed`: the 2x thinning smoothed by a Gaussian of σ `SMOOTH_PX` — invertible, so it holds
   the same information as 2x (T3: |ΔAUC| ≤ 0.03, Cohen's κ of the calls ≥ 0.7, |Δ specificity| ≤ 0.1);
 - a gain: 1x counts × `GAIN` must leave λ unchanged (T4, relative 1e-6);
-- null calibration: each class's z-map (`wbslib.readers.zmap`, fitted on the observer cohort's
-  normal patients) over the bone of the evaluation cohort's normal patients has mean within ±0.1
+- null calibration: each class's z-map (`wbslib.readers.zmap`, fitted on the observer cohort with
+  its metastases left out) over the bone of the evaluation cohort's normal patients has mean within ±0.1
   and SD within 0.9–1.1 (T5); the 1x null model applied to every class is reported beside it;
 - every class: both calls present and under 20 % tied λ (T6).
 The checks are statistics of a finite cohort: `checks` reports each value and whether it holds
@@ -121,12 +121,12 @@ def validate_observer(
 
 
 def _null_row(name: str, train: list[tuple], test: list[tuple], nulls: dict) -> dict:
-    """T5 for one class: its null model fitted on the observer cohort's normal patients (kept in
+    """T5 for one class: its null model fitted on the observer cohort (metastases left out; kept in
     `nulls`), z over the evaluation cohort's normal bone against it and against the 1x model."""
     held_out = [bone_contrast(images[name]) for _, images, _, y in test if y == 0]
     try:
-        nulls[name] = fit_null(bone_contrast(images[name]) for _, images, _, y in train if y == 0)
-    except ReaderStudyError:  # no normal observer patient (a smoke-size cohort)
+        nulls[name] = fit_null(bone_contrast(images[name], les) for _, images, les, _ in train)
+    except ReaderStudyError:  # no observer patient with bone (a smoke-size cohort)
         return {"null_z_mean": np.nan, "null_z_sd": np.nan, "null_z_sd_1x": np.nan}
     z_mean, z_sd = null_calibration(nulls[name], held_out)
     z_sd_1x = null_calibration(nulls["1x"], held_out)[1] if "1x" in nulls else np.nan
