@@ -42,7 +42,7 @@ def test_a_gain_changes_no_z(normals):
 
 
 def test_no_normal_image_is_a_named_error():
-    with pytest.raises(ReaderStudyError, match="normal images"):
+    with pytest.raises(ReaderStudyError, match="images with bone"):
         fit_null([])
 
 

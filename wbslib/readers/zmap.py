@@ -34,7 +34,7 @@ Z_SD_RANGE = (0.9, 1.1)  # T5: SD of z over held-out normal bone
 
 @dataclass(frozen=True)
 class NullModel:
-    """Per view and body cell, the mean and SD of the bone contrast in normal images of a class."""
+    """Per view and body cell, the mean and SD of the bone contrast in a class's images, metastases left out."""
 
     mean: np.ndarray  # (2 views, ROW_BINS, COL_BINS)
     sd: np.ndarray  # (2 views, ROW_BINS, COL_BINS)
@@ -77,7 +77,7 @@ def fit_null(contrasts: Iterable[tuple]) -> NullModel:
     """The null model from `bone_contrast` of a class's image sets, their metastases left out."""
     parts = list(contrasts)
     if not parts or not sum(len(p[0]) for p in parts):
-        raise ReaderStudyError("The null model needs normal images with bone; none was given.")
+        raise ReaderStudyError("The null model needs images with bone outside metastases; none was given.")
     contrast, r, c, views = (np.concatenate(x) for x in zip(*parts))
     mean, sd = cell_statistics(contrast[:, None], r, c, views, smooth=False)
     return NullModel(mean[:, 0], sd[:, 0])
