@@ -10,6 +10,17 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+TINY_GAN = {  # a CPU-size generator and discriminator for one-step tests (`training.step.build_parts`)
+    "nf": 8,
+    "nb": 1,
+    "gc": 8,
+    "d_nf": 4,
+    "lr": 1e-3,
+    "perceptual": "none",
+    "loss_weights": {"l1": 0.005, "bce": 0.01, "gan": 0.001},
+    "gan_loss": "vanilla",
+}
+
 
 def synthetic_expected(
     rows: int = 1024, cols: int = 256, level: float = 1.0, bladder: float = 3.0, shift: tuple[float, float] = (0.0, 0.0)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 from fixtures_weights import fake_torch_home  # noqa: F401  (pytest fixture)
-from train_fixtures import write_cohort
+from train_fixtures import TINY_GAN, write_cohort
 
 from wbslib.core.errors import ParamsError
 from wbslib.enhance import losses as L
@@ -16,16 +16,7 @@ from wbslib.enhance.training.loop import train_model, training_config
 from wbslib.enhance.training.report import perceptual_banner
 from wbslib.enhance.training.step import build_parts, gan_step
 
-CFG = {
-    "nf": 8,
-    "nb": 1,
-    "gc": 8,
-    "d_nf": 4,
-    "lr": 1e-3,
-    "perceptual": "feature_matching",
-    "loss_weights": {"l1": 0.005, "bce": 0.01, "gan": 0.001},
-    "gan_loss": "vanilla",
-}
+CFG = {**TINY_GAN, "perceptual": "feature_matching"}
 
 
 def test_discriminator_exposes_eight_feature_maps_without_changing_its_logits():

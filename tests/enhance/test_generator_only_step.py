@@ -7,19 +7,11 @@ import math
 
 import pytest
 import torch
+from train_fixtures import TINY_GAN
 
 from wbslib.enhance.training.step import build_parts, gan_step, steers_generator
 
-CFG = {
-    "nf": 8,
-    "nb": 1,
-    "gc": 8,
-    "d_nf": 4,
-    "lr": 1e-3,
-    "perceptual": "none",
-    "loss_weights": {"l1": 0.005, "bce": 0.01, "gan": 0.0},
-    "gan_loss": "vanilla",
-}
+CFG = {**TINY_GAN, "loss_weights": {"l1": 0.005, "bce": 0.01, "gan": 0.0}}
 
 
 def _batch() -> tuple[torch.Tensor, ...]:
@@ -52,7 +44,7 @@ def test_generator_step_does_not_depend_on_the_discriminator_when_gan_weight_is_
 
 
 def test_a_nonzero_gan_weight_still_trains_the_discriminator_and_lets_it_steer_the_generator():
-    cfg = {**CFG, "loss_weights": {"l1": 0.005, "bce": 0.01, "gan": 0.001}}
+    cfg = TINY_GAN  # GAN weight 0.001
     a, b = _parts(cfg, 1), _parts(cfg, 2)
     d_before = [p.detach().clone() for p in a.discriminator.parameters()]
     terms = gan_step(a, _batch())

@@ -127,6 +127,12 @@ def lesion_radius_px(lesion, pixel_mm: float = PIXEL_MM) -> float:
     return max(float(lesion["diameter_mm"]) / 2.0 / pixel_mm, 2.0)
 
 
+def lesion_column(lesion, view, cols: int):
+    """A lesion's column in `view` (0 ANT, 1 POST; scalar or array): the truth table's column is in
+    the anterior frame, the posterior view is mirrored (cols − 1 − col)."""
+    return np.where(np.asarray(view) == 0, float(lesion["col"]), cols - 1 - float(lesion["col"]))
+
+
 def candidate_labels(
     feats: ImageFeatures, lesions: pd.DataFrame, cols: int = 256, pixel_mm: float = PIXEL_MM
 ) -> np.ndarray:
@@ -138,7 +144,7 @@ def candidate_labels(
     labels = np.zeros(len(feats.where), np.int64)
     for _, lesion in malignant_lesions(lesions).iterrows():
         reach = lesion_radius_px(lesion, pixel_mm) + LABEL_MARGIN_PX
-        col = np.where(feats.where[:, 0] == 0, float(lesion["col"]), cols - 1 - float(lesion["col"]))
+        col = lesion_column(lesion, feats.where[:, 0], cols)
         near = np.hypot(feats.where[:, 1] - float(lesion["row"]), feats.where[:, 2] - col) <= reach
         labels[near] = 1
     return labels

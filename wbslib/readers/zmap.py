@@ -25,7 +25,7 @@ import pandas as pd
 from wbslib.core.errors import ReaderStudyError
 from wbslib.readers.atlas import cell_index, cell_statistics
 from wbslib.readers.candidates import SIGMA_LESION_PX, body_position, view_maps
-from wbslib.readers.observer import lesion_radius_px, malignant_lesions
+from wbslib.readers.observer import lesion_column, lesion_radius_px, malignant_lesions
 
 EXCLUDE_MARGIN_PX = 3 * SIGMA_LESION_PX  # beyond a metastasis's edge its contrast fades within this
 Z_MEAN_LIMIT = 0.1  # T5: |mean z| over held-out normal bone
@@ -50,7 +50,7 @@ def _metastases(shape: tuple[int, int, int], lesions: pd.DataFrame | None) -> np
     for _, lesion in malignant_lesions(lesions).iterrows():
         reach = lesion_radius_px(lesion) + EXCLUDE_MARGIN_PX
         for v in range(shape[0]):
-            col = float(lesion["col"]) if v == 0 else shape[2] - 1 - float(lesion["col"])
+            col = lesion_column(lesion, v, shape[2])
             mask[v] |= np.hypot(rows - float(lesion["row"]), cols - col) <= reach
     return mask
 

@@ -121,12 +121,18 @@ def steers_generator(parts: GanParts) -> bool:
     return float(parts.g_loss.weights["gan"]) > 0.0 or parts.g_loss.feature_matching
 
 
-def _generator_only_step(p: GanParts, batch: tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor]:
-    """`gan_step` without the discriminator (it would add 0 · L_GAN to G's loss)."""
+def _on_device(p: GanParts, batch: tuple[torch.Tensor, ...]) -> tuple:
+    """(input, target, keep) on the run's device and memory format, and the step's autocast context."""
     x, y, keep = (t.to(p.device, non_blocking=True).contiguous(memory_format=p.memory_format) for t in batch)
     autocast = torch.autocast(
         device_type=p.device.type, dtype=p.amp_dtype or torch.float32, enabled=p.amp_dtype is not None
     )
+    return x, y, keep, autocast
+
+
+def _generator_only_step(p: GanParts, batch: tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor]:
+    """`gan_step` without the discriminator (it would add 0 · L_GAN to G's loss)."""
+    x, y, keep, autocast = _on_device(p, batch)
     p.opt_g.zero_grad(set_to_none=True)
     with autocast:
         fake = fill_masked(p.generator(x), y, keep)
@@ -152,10 +158,7 @@ def gan_step(parts: GanParts, batch: tuple[torch.Tensor, ...]) -> dict[str, torc
     p = parts
     if not steers_generator(p):
         return _generator_only_step(p, batch)
-    x, y, keep = (t.to(p.device, non_blocking=True).contiguous(memory_format=p.memory_format) for t in batch)
-    autocast = torch.autocast(
-        device_type=p.device.type, dtype=p.amp_dtype or torch.float32, enabled=p.amp_dtype is not None
-    )
+    x, y, keep, autocast = _on_device(p, batch)
     relativistic = p.d_loss.gan_loss == "relativistic"
 
     p.d_in_g_step.requires_grad_(False)
