@@ -1,7 +1,6 @@
 """wbslib.readers.virtual / lesion_candidates: model observers on the phantom, pixels only.
 
-Known answers: the noise level of Poisson counts (n_eff = μ / s), the quality rule's anchors
-(Rose SNR 5 → Likert 1, 10 → 5), the call rate of a reader over many codes (Φ of its criterion
+Known answers: the bone level of a slab, the call rate of a reader over many codes (Φ of its criterion
 distance), candidate labels on both views. The acceptance check reads a small phantom cohort:
 1x must beat raw 3x in accuracy and AUC; reads are deterministic for a seed.
 """
@@ -14,19 +13,29 @@ import numpy as np
 import pandas as pd
 import pytest
 from fixtures_observer import patient, scan
-from scipy import ndimage
 from scipy import stats as sps
 
 from wbslib.core.errors import ReaderStudyError
 from wbslib.readers.atlas import ATLAS_FEATURES, COL_BINS, ROW_BINS
 from wbslib.readers.candidates import FEATURES, ImageFeatures, image_features
 from wbslib.readers.observer import Observer, candidate_labels, train_observer
-from wbslib.readers.virtual import CONFIDENCE_EDGES, NATURAL_BLUR_PX, quality_score, read, read_cases, virtual_panel
+from wbslib.readers.quality import PATCH_PX, ImageQuality, npwe_dprime
+from wbslib.readers.virtual import CONFIDENCE_EDGES, read, read_cases, virtual_panel
 from wbslib.readers.worklist import adjudicate, make_worklist, reads_table
 from wbslib.stats.proportions import diagnostic_performance
 from wbslib.stats.roc import auc_delong
 
 N_TRAIN, N_TEST = 20, 32
+
+
+def raw_quality(speed: float) -> ImageQuality:
+    """The quality model of raw Poisson scans at `speed` (error power s per unit level, no blur),
+    which `test_quality` measures on such scans."""
+    d = npwe_dprime(np.full((PATCH_PX, PATCH_PX), speed))
+    return ImageQuality(dprime_unit=d, transfer=1.0, noise_power=speed, n_tiles=1, n_images=1)
+
+
+RAW = {"1x": raw_quality(1.0), "3x": raw_quality(3.0)}
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +60,12 @@ def read_cohort(cohort, seed: int, studies=None) -> pd.DataFrame:
     worklist, key = make_worklist(sets, seed)
     where = dict(zip(key["case_code"], zip(key["study_id"], key["group"])))
     sheet = read_cases(
-        cohort["observer"], worklist["case_code"], lambda code: cohort["images"][where[code]], virtual_panel(2), seed
+        cohort["observer"],
+        worklist["case_code"],
+        lambda code: cohort["images"][where[code]],
+        virtual_panel(2),
+        seed,
+        lambda code: RAW[where[code][1]],
     )
     return reads_table(sheet, key, "virtual")
 
@@ -83,14 +97,14 @@ def test_reads_are_deterministic_for_a_seed(cohort):
 
 def test_reader_sees_pixels_and_code_only():
     params = set(inspect.signature(read).parameters)
-    assert params == {"observer", "feats", "reader", "case_code", "seed", "pixel_mm"}
+    assert params == {"observer", "feats", "reader", "case_code", "seed", "quality"}
     assert set(inspect.signature(read_cases).parameters) == {
         "observer",
         "case_codes",
         "pixels",
         "panel",
         "seed",
-        "pixel_mm",
+        "quality",
         "progress",
     }
 
@@ -103,7 +117,8 @@ def test_same_image_under_many_codes_reads_from_one_distribution(cohort):
     lam = observer.decision(feats)
     for reader in virtual_panel(2):
         calls = [
-            [read(observer, feats, reader, f"{tag}{i:04d}", 1)["malignant"] for i in range(400)] for tag in ("A", "B")
+            [read(observer, feats, reader, f"{tag}{i:04d}", 1, RAW["1x"])["malignant"] for i in range(400)]
+            for tag in ("A", "B")
         ]
         score = (lam - observer.threshold) / observer.null_sd  # the class's null SDs
         expected = sps.norm.cdf((score - reader.criterion_shift) / reader.decision_sd)
@@ -114,20 +129,19 @@ def test_same_image_under_many_codes_reads_from_one_distribution(cohort):
         )
 
 
-def test_noise_level_of_poisson_counts():
-    """Wide uniform bone slab of μ = 60 counts: n_eff ≈ μ at 1x (its blurred rim pulls the median
-    down a little) and exactly a third of that, in expectation, for a 3x scan shown × 3."""
+def test_bone_level_of_a_slab_follows_its_counts():
+    """Wide uniform bone slab of μ = 60 counts: the bone level is μ (its blurred rim pulls the
+    median down a little) at any speed, and scales with the counts (features do not)."""
     body = np.zeros((2, 400, 160))
     body[:, 10:390, 5:155] = 8.0
     body[:, 20:380, 45:115] = 60.0  # under half the body: the body median stays soft tissue
-    n1 = image_features(scan(body, 1.0, "slab")).n_eff_bone
-    n3 = image_features(scan(body, 3.0, "slab")).n_eff_bone
-    assert n1 == pytest.approx(60.0, rel=0.2) and n3 == pytest.approx(n1 / 3, rel=0.1)
-    raw = scan(body, 2.0, "slab")
-    smoothed = np.stack([ndimage.gaussian_filter(v, 1.5) for v in raw])
-    blur_raw, blur_smooth = image_features(raw).noise_blur_px, image_features(smoothed).noise_blur_px
-    assert blur_raw < NATURAL_BLUR_PX and blur_smooth > 1.5  # Poisson texture vs a σ 1.5 px filter
-    assert np.isnan(image_features(np.zeros((2, 64, 32))).n_eff_bone)
+    level1 = image_features(scan(body, 1.0, "slab")).bone_level
+    assert level1 == pytest.approx(60.0, rel=0.05)
+    assert image_features(scan(body, 3.0, "slab")).bone_level == pytest.approx(level1, rel=0.05)
+    doubled = image_features(2.0 * scan(body, 1.0, "slab"))
+    assert doubled.bone_level == pytest.approx(2.0 * level1, rel=1e-9)
+    np.testing.assert_allclose(doubled.features, image_features(scan(body, 1.0, "slab")).features, rtol=1e-9)
+    assert np.isnan(image_features(np.zeros((2, 64, 32))).bone_level)
 
 
 def test_hot_spot_is_a_candidate_with_focal_features():
@@ -154,19 +168,6 @@ def test_candidate_labels_mirror_the_posterior_view():
     assert candidate_labels(feats, lesions, cols=256).tolist() == [1, 1, 0, 0, 0]
 
 
-def test_quality_rule_anchors():
-    area = np.pi * (10.0 / 2 / 2.4) ** 2
-    n_at = {snr: (snr / 0.5) ** 2 / area for snr in (5.0, 7.5, 10.0, 20.0)}
-    assert quality_score(n_at[5.0]) == pytest.approx(1.0) and quality_score(n_at[7.5]) == pytest.approx(3.0)
-    assert quality_score(n_at[10.0]) == pytest.approx(5.0) and quality_score(n_at[20.0]) == 5.0
-    assert quality_score(float("nan")) == 1.0 and quality_score(0.0) == 1.0
-    # smoothness penalty: none up to a raw scan's texture, 2 points from a waxy one on
-    for blur, expected in ((float("nan"), 5.0), (0.5, 5.0), (0.75, 5.0), (1.5, 4.0), (2.25, 3.0), (4.0, 3.0)):
-        assert quality_score(n_at[10.0], blur) == pytest.approx(expected)
-    assert quality_score(n_at[5.0], 2.25) == 1.0  # never below 1
-    assert quality_score(n_at[20.0], 2.25) == pytest.approx(3.0)  # however low the noise, waxy costs 2 points
-
-
 def test_confidence_bins_and_panel():
     panel = virtual_panel(3)
     assert [r.name for r in panel] == ["virtual-1", "virtual-2", "virtual-3", "virtual-4"]
@@ -186,7 +187,8 @@ def test_confidence_bins_and_panel():
     calm = panel[0].__class__("calm", 1e-9, 0.0, 1e-9)
     for intercept, confidence in ((0.2, 1), (0.7, 2), (1.5, 3), (2.5, 4), (3.5, 5), (-3.5, 5)):
         observer.intercept = intercept
-        row = read(observer, ImageFeatures(np.zeros((1, len(FEATURES))), np.zeros((1, 3), int), 100.0), calm, "X", 0)
+        feats = ImageFeatures(np.zeros((1, len(FEATURES))), np.zeros((1, 3), int), 100.0)
+        row = read(observer, feats, calm, "X", 0, RAW["1x"])
         assert (row["confidence"], row["malignant"]) == (confidence, int(intercept > 0))
     assert CONFIDENCE_EDGES == (0.5, 1.0, 2.0, 3.0)
     with pytest.raises(ReaderStudyError, match="n_virtual is 1"):

@@ -4,11 +4,12 @@
 
 from wbslib.readers.agreement import adjudication_summary, agreement_table, reading_headline, reference_status
 from wbslib.readers.atlas import atlas_z, cells, fit_atlas
-from wbslib.readers.candidates import ImageFeatures, image_features, noise_blur
+from wbslib.readers.candidates import ImageFeatures, image_features
 from wbslib.readers.observer import Observer, candidate_labels, model_inputs, train_observer
+from wbslib.readers.quality import ImageQuality, fit_quality
 from wbslib.readers.reading_sheet import case_block, display_window, sheet_html, view_png, write_reading_sheets
 from wbslib.readers.score_sheets import read_score_sheets
-from wbslib.readers.virtual import VirtualReader, quality_score, read, read_cases, virtual_panel
+from wbslib.readers.virtual import VirtualReader, read, read_cases, virtual_panel
 from wbslib.readers.worklist import (
     adjudicate,
     check_reader_names,
@@ -24,6 +25,7 @@ from wbslib.readers.worklist import (
 
 __all__ = [
     "ImageFeatures",
+    "ImageQuality",
     "Observer",
     "VirtualReader",
     "adjudicate",
@@ -42,9 +44,8 @@ __all__ = [
     "interleaved_order",
     "make_worklist",
     "model_inputs",
-    "noise_blur",
     "panel_roles",
-    "quality_score",
+    "fit_quality",
     "read",
     "read_cases",
     "reading_headline",

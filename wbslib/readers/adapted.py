@@ -24,8 +24,10 @@ from wbslib.core.errors import ReaderStudyError
 from wbslib.core.groups import STANDARD, TRUTH, ordered_groups
 from wbslib.io.imagesets import load_counts
 from wbslib.io.truth import load_lesions, load_truth, truth_path
+from wbslib.metrics.lesion import acquisition_positions
 from wbslib.readers.candidates import image_features
 from wbslib.readers.observer import Observer, candidate_labels, train_observer
+from wbslib.readers.quality import ImageQuality, fit_quality
 
 OBSERVER_SPLIT = "observer"
 EVALUATION_SPLIT = "test"
@@ -112,6 +114,43 @@ def class_observers(
             if group == STANDARD:
                 raise
     return observers
+
+
+def _with_truth(row, study_lesions: pd.DataFrame, data_root: str | os.PathLike) -> tuple:
+    """(image, expected, skeleton, bladder, lesions, positions) of one image set: its 1x-equivalent
+    counts and the truth of the acquisition it was made from (`readers.quality.fit_quality`)."""
+    speed = float(row["speed_factor"])
+    t = load_truth(data_root, str(row["study_id"]), speed)
+    positions = acquisition_positions(study_lesions, t["shift_px"], t.get("lesion_rc"))
+    expected = np.asarray(t["expected"], np.float64) * speed
+    return load_counts(row), expected, t["skeleton"], t["bladder"], study_lesions, positions
+
+
+def class_quality(
+    image_sets: pd.DataFrame, data_root: str | os.PathLike, *, progress: bool = False
+) -> dict[str, ImageQuality]:
+    """{group: NPWE quality model measured on that group's observer-cohort images} for every group
+    of the observer cohort (`readers.quality`: the virtual readers' Likert rule). Every adapted and
+    unadapted read of a class uses its model: quality is the class's, not the lesion decision's.
+
+    ReaderStudyError without an observer cohort (its truth files measure each class's noise).
+    """
+    from tqdm import tqdm
+
+    cohort = image_sets[image_sets["split"].astype(str) == OBSERVER_SPLIT]
+    if cohort.empty:
+        raise ReaderStudyError(
+            "The image-set index holds no image of an observer cohort (split 'observer'); the virtual "
+            "readers' Likert rule is measured on it — set cohort.n_observer (≥ 4) and run notebooks 00–03."
+        )
+    by_study = _Lesions(data_root)
+    return {
+        group: fit_quality(
+            _with_truth(r, by_study.of(r["study_id"]), data_root)
+            for _, r in cohort[cohort["group"] == group].iterrows()
+        )
+        for group in tqdm(ordered_groups(cohort["group"].unique()), desc="image quality", disable=not progress)
+    }
 
 
 def standard_observer(data_root: str | os.PathLike, manifest: str | os.PathLike) -> Observer:
@@ -222,3 +261,8 @@ def summary(observers: dict[str, Observer]) -> pd.DataFrame:
             for g, o in observers.items()
         ]
     )
+
+
+def quality_summary(qualities: dict[str, ImageQuality]) -> pd.DataFrame:
+    """One row per class quality model (`readers.quality.ImageQuality`'s fields)."""
+    return pd.DataFrame([{"group": g, **q.to_dict()} for g, q in qualities.items()])

@@ -1,4 +1,4 @@
-"""What a model observer sees in one whole-body image set: lesion candidates and the noise level.
+"""What a model observer sees in one whole-body image set: lesion candidates and the bone level.
 
 Pixels only: the input is the (2, rows, cols) = (ANT, POST as acquired) image in 1x-equivalent
 counts; nothing about the patient, the group, the speed or the truth. Per view present:
@@ -11,15 +11,8 @@ counts; nothing about the patient, the group, the speed or the truth. Per view p
   noise and denoising barely move it — no per-image noise estimate divides any feature (a
   denoised image's features keep their mean; only their spread shrinks, which the per-class
   statistics of `wbslib.readers.virtual` learn);
-- **local noise**: the variance of the high-pass residual I − G_1.5·I in a 9 × 9 window divided
-  by its white-noise gain, so that for Poisson counts acquired at speed s and shown × s it
-  estimates s·μ; `n_eff` = mean² / variance is the Poisson-equivalent counts per pixel;
-  its median over bone is `n_eff_bone` (the basis of the virtual readers' quality score);
-- **noise texture**: the ratio of the finest residual's (I − G_0.7·I) power to that of
-  I − G_1.5·I over bone, matched to white noise smoothed by a Gaussian, gives `noise_blur_px`
-  (≈ 0.4–0.5 px for raw scans, whose system blur and anatomy add a little; ≈ 1.9 px after a
-  σ 1.5 px filter): how smooth, "waxy", the image looks at pixel scale. It is a texture index,
-  not a resolution measurement (anatomy biases it);
+- **bone level**: the median σ 3 px counts over bone (`bone_level`, in the image's own counts):
+  the level a reference metastasis would sit on (`wbslib.readers.quality`);
 - **candidates**: every local maximum (7 × 7) of R_1.5 in the body outside the bladder.
 Each candidate gets the features in `FEATURES`: contrast at two scales, focality
 (least and largest excess over the neighbours 4 px away along four directions: a metastasis is a
@@ -43,14 +36,12 @@ from scipy import ndimage
 from wbslib.core.masks import bladder_mask
 
 SIGMA_LESION_PX = 1.5
-SIGMA_FINE_PX = 0.7
 SIGMA_MID_PX = 3.0
 SIGMA_LEVEL_PX = 6.0
 TRUNCATE = 3.0
 BODY_LEVEL = 0.02
 BONE_FACTOR = 1.6
 BLADDER_MARGIN_PX = 6
-NOISE_WINDOW_PX = 9
 PEAK_WINDOW_PX = 7
 SUPPORT_WINDOW_PX = 9
 FOCAL_STEP_PX = 4
@@ -77,30 +68,12 @@ FEATURES = (
 
 class ImageFeatures(NamedTuple):
     """Candidates of one image set: `features` (K, len(FEATURES)) float64, `where` (K, 3) int
-    (view, row, col) in that view's own pixel grid, `n_eff_bone` (Poisson-equivalent counts per
-    pixel in bone; NaN without a bone region) and `noise_blur_px` (the noise-texture index, px;
-    NaN without bone)."""
+    (view, row, col) in that view's own pixel grid, and `bone_level` (median σ 3 px counts per
+    pixel over bone, in the image's own counts; NaN without a bone region)."""
 
     features: np.ndarray
     where: np.ndarray
-    n_eff_bone: float
-    noise_blur_px: float = float("nan")
-
-
-def _gain(sigma: float, highpass: bool = False, blur_px: float = 0.0) -> float:
-    """Variance gain of a Gaussian smoothing (or its high-pass complement) on unit white noise,
-    or on white noise first smoothed by a Gaussian of `blur_px`."""
-    impulse = np.zeros((41, 41))
-    impulse[20, 20] = 1.0
-    noise = ndimage.gaussian_filter(impulse, blur_px, truncate=TRUNCATE) if blur_px > 0 else impulse
-    response = ndimage.gaussian_filter(noise, sigma, truncate=TRUNCATE)
-    return float(np.sum((noise - response if highpass else response) ** 2))
-
-
-GAIN_RESIDUAL = _gain(SIGMA_LESION_PX, highpass=True)
-BLUR_GRID_PX = np.round(np.arange(0.0, 4.01, 0.05), 2)
-# fine / lesion-scale residual power of white noise smoothed by σ = BLUR_GRID_PX (falls with σ)
-FINE_RATIO = np.array([_gain(SIGMA_FINE_PX, True, b) / _gain(SIGMA_LESION_PX, True, b) for b in BLUR_GRID_PX])
+    bone_level: float
 
 
 def _smooth(img: np.ndarray, sigma: float) -> np.ndarray:
@@ -117,9 +90,8 @@ def _bladder(counts: np.ndarray) -> np.ndarray:
     return np.stack([ndimage.binary_dilation(v, iterations=BLADDER_MARGIN_PX) if v.any() else v for v in full])
 
 
-def _maps(view: np.ndarray, bladder: np.ndarray, noise: bool = True) -> dict:
-    """Smoothed images, contrast against the surrounding bone and regions of a view, and (with
-    `noise`) the local mean, noise variance and fine-residual ratio that `_n_eff` needs."""
+def _maps(view: np.ndarray, bladder: np.ndarray) -> dict:
+    """Smoothed images, contrast against the surrounding bone and regions of a view."""
     img = np.nan_to_num(view)
     small, mid = _smooth(img, SIGMA_LESION_PX), _smooth(img, SIGMA_MID_PX)
     top = float(np.percentile(mid, 99.0))
@@ -137,15 +109,6 @@ def _maps(view: np.ndarray, bladder: np.ndarray, noise: bool = True) -> dict:
         "bone": bone,
         "search": body & ~bladder,
     }
-    if noise:
-        residual = img - small
-        maps["mean"] = ndimage.uniform_filter(small, NOISE_WINDOW_PX)
-        maps["variance"] = np.maximum(ndimage.uniform_filter(residual**2, NOISE_WINDOW_PX) / GAIN_RESIDUAL, 1e-6)
-        maps["fine_ratio"] = (
-            float(np.sum((img - _smooth(img, SIGMA_FINE_PX))[bone] ** 2) / np.sum(residual[bone] ** 2))
-            if bone.any() and np.any(residual[bone])
-            else float("nan")
-        )
     return maps
 
 
@@ -163,22 +126,6 @@ def body_position(body: np.ndarray, r: np.ndarray, c: np.ndarray) -> tuple[np.nd
     from the midline) of pixels (r, c) of one view with body mask `body`."""
     midline, half_width, top, bottom = _midline_and_extent(body)
     return (r - top) / max(bottom - top, 1), (c - midline) / half_width
-
-
-def noise_blur(fine_ratio: float) -> float:
-    """σ (px) of the Gaussian smoothing of white noise whose fine / lesion-scale residual power
-    ratio is `fine_ratio` (0 at or above white noise's ratio; NaN for NaN)."""
-    if not np.isfinite(fine_ratio):
-        return float("nan")
-    return float(np.interp(-fine_ratio, -FINE_RATIO, BLUR_GRID_PX))  # FINE_RATIO falls with the blur
-
-
-def _n_eff(maps: dict) -> tuple[float, float]:
-    """Median over bone of (local mean)² / local noise variance (Poisson-equivalent counts per
-    pixel) and the noise texture `noise_blur_px` (px) of one view; NaN without bone."""
-    if not maps["bone"].any():
-        return float("nan"), float("nan")
-    return float(np.median((maps["mean"] ** 2 / maps["variance"])[maps["bone"]])), noise_blur(maps["fine_ratio"])
 
 
 def _sample(image: np.ndarray, r: np.ndarray, c: np.ndarray) -> np.ndarray:
@@ -255,23 +202,23 @@ def _view_features(m: dict, other: dict | None) -> tuple[np.ndarray, np.ndarray]
     return features.astype(np.float64), rc
 
 
-def view_maps(counts: np.ndarray, noise: bool = True) -> tuple[dict[int, dict], float]:
-    """({view index: smoothed images, contrast maps and regions (and, with `noise`, the noise maps)}
-    of each view present, the factor the counts were divided by to reach `NORMALISED_TOTAL`)."""
+def view_maps(counts: np.ndarray) -> tuple[dict[int, dict], float]:
+    """({view index: smoothed images, contrast maps and regions} of each view present, the factor
+    the counts were divided by to reach `NORMALISED_TOTAL`)."""
     counts = np.asarray(counts, np.float64)
     total = float(np.nansum(counts))
     scale = total / NORMALISED_TOTAL if total > 0 else 1.0
     counts = counts / scale
     present = [v for v in range(counts.shape[0]) if np.isfinite(counts[v]).any()]
     bladder = _bladder(np.nan_to_num(counts))
-    return {v: _maps(counts[v], bladder[v], noise) for v in present}, scale
+    return {v: _maps(counts[v], bladder[v]) for v in present}, scale
 
 
 def image_features(counts: np.ndarray) -> ImageFeatures:
-    """Lesion candidates and noise level of one image set (2, rows, cols) in 1x-equivalent counts.
+    """Lesion candidates and bone level of one image set (2, rows, cols) in 1x-equivalent counts.
 
     The image set is first scaled to `NORMALISED_TOTAL` counts (float64), so that a gain changes
-    no feature at all; `n_eff_bone` is scaled back to the image's own counts. Features are a
+    no feature at all; `bone_level` is scaled back to the image's own counts. Features are a
     function of the pixels alone, so the last `CACHE_SIZE` results are kept, keyed by a hash of
     the pixels (an image set read under two codes, or by two analyses, is computed once); their
     arrays are read-only.
@@ -297,7 +244,6 @@ def _image_features(counts: np.ndarray) -> ImageFeatures:
         f, rc = _view_features(m, next((maps[o] for o in maps if o != v), None))
         feats.append(f)
         where.append(np.column_stack([np.full(len(rc), v), rc]))
-    n_eff, blur = np.array([_n_eff(m) for m in maps.values()]).reshape(-1, 2).T
-    n_eff_bone = float(np.nanmedian(n_eff)) * scale if np.isfinite(n_eff).any() else float("nan")
-    noise_blur_px = float(np.nanmedian(blur)) if np.isfinite(blur).any() else float("nan")
-    return ImageFeatures(np.vstack(feats), np.vstack(where).astype(np.int64), n_eff_bone, noise_blur_px)
+    levels = [float(np.median(m["mid"][m["bone"]])) for m in maps.values() if m["bone"].any()]
+    bone_level = float(np.median(levels)) * scale if levels else float("nan")
+    return ImageFeatures(np.vstack(feats), np.vstack(where).astype(np.int64), bone_level)

@@ -14,17 +14,10 @@ internal noise, in null SDs) and calls malignant when the score exceeds its `cri
 criterion, binned at `CONFIDENCE_EDGES` (0.5, 1, 2, 3 null SDs: below 0.5 is a guess, above 3 is
 certain). ROC analyses use the continuous score; the confidence serves the paper-style table.
 
-**Likert quality** (objective rule): the Rose SNR of a reference metastasis (10 mm, 1.5 × the
-bone, the faintest the phantom makes) at the image's noise level, SNR = 0.5 · √(A · n_eff) with A
-its area in pixels and n_eff the Poisson-equivalent counts per bone pixel. SNR 5 (Rose's
-detectability limit) is Likert 1, twice that is 5, linear between: L = 1 + 4 (SNR − 5) / 5. Pixel
-noise alone would rate any smoothing filter "excellent", while readers mark down the waxy,
-over-smoothed look of filtered or denoised images (in the paper, enhanced images scored below
-1x). So L loses up to `SMOOTH_PENALTY` (2) points as the image's noise texture
-(`lesion_candidates` `noise_blur_px`: raw scans ≈ 0.4–0.5 px, a σ 1.5 px Gaussian filter ≈ 1.9 px)
-goes from `NATURAL_BLUR_PX` (0.75) to `PLASTIC_BLUR_PX` (2.25), linearly. These anchors are a
-modelling choice, stated in every report that shows virtual-reader Likert scores. The reader adds
-N(0, `quality_sd`²) and rounds into 1–5.
+**Likert quality** (a stated rule, `wbslib.readers.quality`): the eye-filtered non-prewhitening
+observer's detectability d′ of a reference metastasis (10 mm, 1.5 × the bone) in the image's class
+(its error power and lesion transfer, measured on the observer cohort) at the image's own bone
+level, mapped onto 1–5; the reader adds N(0, `quality_sd`²) and rounds into 1–5.
 """
 
 from __future__ import annotations
@@ -37,16 +30,12 @@ import pandas as pd
 
 from wbslib.core.errors import ReaderStudyError
 from wbslib.core.repro import rng
-from wbslib.core.scan import PIXEL_MM
 from wbslib.readers.candidates import ImageFeatures, image_features
 from wbslib.readers.observer import Observer
+from wbslib.readers.quality import ImageQuality
 from wbslib.readers.score_sheets import SHEET_COLUMNS
 
 CONFIDENCE_EDGES = (0.5, 1.0, 2.0, 3.0)
-ROSE_K = 5.0
-REFERENCE_DIAMETER_MM = 10.0
-REFERENCE_EXCESS = 0.5
-NATURAL_BLUR_PX, PLASTIC_BLUR_PX, SMOOTH_PENALTY = 0.75, 2.25, 2.0
 
 
 @dataclass(frozen=True)
@@ -80,27 +69,16 @@ def virtual_panel(n_readers: int = 2) -> list[VirtualReader]:
     return panel + [VirtualReader(f"virtual-{n_readers + 1}", 0.3, 0.0, 0.25)]
 
 
-def quality_score(n_eff_bone: float, noise_blur_px: float = float("nan"), pixel_mm: float = PIXEL_MM) -> float:
-    """Continuous Likert quality (1–5, before reader noise) from the bone noise level, less the
-    smoothness penalty for a noise texture smoother than a scan's (module doc; NaN blur: none)."""
-    if not np.isfinite(n_eff_bone) or n_eff_bone <= 0:
-        return 1.0
-    area = np.pi * (REFERENCE_DIAMETER_MM / 2.0 / pixel_mm) ** 2
-    snr = REFERENCE_EXCESS * np.sqrt(area * n_eff_bone)
-    smooth = np.clip((noise_blur_px - NATURAL_BLUR_PX) / (PLASTIC_BLUR_PX - NATURAL_BLUR_PX), 0.0, 1.0)
-    penalty = SMOOTH_PENALTY * float(smooth) if np.isfinite(noise_blur_px) else 0.0
-    return float(np.clip(np.clip(1.0 + 4.0 * (snr - ROSE_K) / ROSE_K, 1.0, 5.0) - penalty, 1.0, 5.0))
-
-
 def read(
     observer: Observer,
     feats: ImageFeatures,
     reader: VirtualReader,
     case_code: str,
     seed: int,
-    pixel_mm: float = PIXEL_MM,
+    quality: ImageQuality,
 ) -> dict:
-    """One reader's score-sheet row for one coded image set (its noise seeded by seed, reader, code).
+    """One reader's score-sheet row for one coded image set (its noise seeded by seed, reader, code);
+    `observer` and `quality` are its class's lesion observer and quality model.
 
     `score` = (λ − threshold) / null_sd + internal noise: the reader's continuous decision variable
     in units of the class's null SD; the call is malignant when it exceeds the criterion shift.
@@ -108,8 +86,7 @@ def read(
     noise = rng(seed, "virtual-reader", reader.name, str(case_code)).standard_normal(2)
     score = (observer.decision(feats) - observer.threshold) / observer.null_sd + reader.decision_sd * noise[0]
     distance = score - reader.criterion_shift
-    quality = quality_score(feats.n_eff_bone, feats.noise_blur_px, pixel_mm)
-    likert = int(np.clip(np.round(quality + reader.quality_sd * noise[1]), 1, 5))
+    likert = int(np.clip(np.round(quality.likert(feats.bone_level) + reader.quality_sd * noise[1]), 1, 5))
     return {
         "reader": reader.name,
         "case_code": str(case_code),
@@ -126,14 +103,15 @@ def read_cases(
     pixels: Callable[[str], np.ndarray],
     panel: list[VirtualReader],
     seed: int,
+    quality: Callable[[str], ImageQuality],
     *,
-    pixel_mm: float = PIXEL_MM,
     progress: bool = False,
 ) -> pd.DataFrame:
     """Score sheet (reader, case_code, likert, malignant, confidence, score) of every reader of
     `panel` for every code; `pixels(code)` returns that image set's 1x-equivalent counts
     (2, rows, cols). `observer`: one observer for every code, or code → the observer of that
-    image set's class (the adapted readers of `wbslib.readers.adapted`)."""
+    image set's class (the adapted readers of `wbslib.readers.adapted`); `quality(code)`: the
+    quality model of that image set's class (`wbslib.readers.quality`)."""
     from tqdm import tqdm
 
     codes = list(case_codes)
@@ -141,6 +119,6 @@ def read_cases(
     for code in tqdm(codes, desc="virtual readers", unit="image set", disable=not progress):
         feats = image_features(pixels(code))
         chosen = observer if isinstance(observer, Observer) else observer(code)
-        rows += [read(chosen, feats, reader, code, seed, pixel_mm) for reader in panel]
+        rows += [read(chosen, feats, reader, code, seed, quality(code)) for reader in panel]
     sheet = pd.DataFrame(rows, columns=[*SHEET_COLUMNS, "score"])
     return sheet.sort_values(["reader"], kind="stable").reset_index(drop=True)

@@ -61,7 +61,7 @@ def bone_contrast(
     """(contrast, row bin, column bin, view) of every bone pixel outside the bladder of one image
     set (2, rows, cols) in counts, leaving out the metastases of `lesions` (the study's truth rows
     where they lie in this image set); a gain changes nothing (the image set is first normalised)."""
-    maps, _ = view_maps(counts, noise=False)
+    maps, _ = view_maps(counts)
     excluded = _metastases(np.shape(counts), lesions)
     parts = []
     for v, m in maps.items():

@@ -22,6 +22,7 @@ from wbslib.core.fileio import write_csv
 from wbslib.core.repro import rng
 from wbslib.readers.adapted import standard_observer
 from wbslib.readers.observer import Observer
+from wbslib.readers.quality import ImageQuality
 from wbslib.readers.virtual import read_cases, virtual_panel
 from wbslib.readers.worklist import make_worklist, reader_config, reads_table
 
@@ -45,20 +46,27 @@ def cached_observer(data_root: str | os.PathLike, manifest: str | os.PathLike, p
 def read_sweep_images(
     images: dict[tuple[str, str], np.ndarray],
     observer: Observer,
+    qualities: dict[tuple[str, str], ImageQuality],
     n_virtual: int,
     seed: int,
     batch: str,
     folder: str | os.PathLike | None = None,
 ) -> pd.DataFrame:
     """Tidy virtual reads of `images` {(study_id, group): 1x-equivalent counts} under one blinded
-    worklist (seeded by `seed` and the `batch` name); worklist and key are written to `folder`."""
+    worklist (seeded by `seed` and the `batch` name), each rated with `qualities[(study_id, group)]`
+    (`readers.quality.cross_fitted`); worklist and key are written to `folder`."""
     sets = pd.DataFrame(sorted(images), columns=["study_id", "group"])
     worklist, key = make_worklist(sets, int(rng(seed, "sweep-worklist", batch).integers(2**31)))
     by_code = {
         code: (sid, group) for code, sid, group in key[["case_code", "study_id", "group"]].itertuples(index=False)
     }
     sheet = read_cases(
-        observer, worklist["case_code"], lambda code: images[by_code[code]], virtual_panel(n_virtual), seed
+        observer,
+        worklist["case_code"],
+        lambda code: images[by_code[code]],
+        virtual_panel(n_virtual),
+        seed,
+        lambda code: qualities[by_code[code]],
     )
     if folder is not None:
         write_csv(worklist, Path(folder) / "worklist.csv")

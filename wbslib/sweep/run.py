@@ -6,13 +6,14 @@
    (`sweep_models.train_mixed`), as `sweep.model_strategy` says;
 3. the reference `1x/` and each speed `<label>/`: image sets of the evaluation patients
    (`sweep_images`), their quality against the truth (`metrics.csv`), virtual-reader reads
-   (`reads.csv`) and the strip patient's images (`strip.npz`); `1x/` also reads the phantom's
-   noise-free image at the 1x count level (group `truth`: the ideal-enhancer reference, never a
-   method; no image metrics, it is what they compare against);
+   (`reads.csv`; each image set's Likert rule is its group's NPWE quality model measured on the
+   other half of the studies, `readers.quality.cross_fitted`) and the strip patient's images
+   (`strip.npz`); `1x/` also reads the phantom's noise-free image at the 1x count level (group
+   `truth`: the ideal-enhancer reference, never a method; no image metrics, it is what they compare against);
 4. with `compare_strategies`, both strategies' validation errors (`strategies/compare.csv`);
 5. the tidy `results.csv`, `noninferiority.csv` and `summary.json` (`sweep_results`).
 Steps 3–4 are cached: a folder whose `done.json` holds the fingerprint of its inputs (params,
-cohort, checkpoint hashes) is not recomputed; anything else is (re)computed and overwritten.
+cohort, checkpoint hashes, the Likert rule) is not recomputed; anything else is (re)computed and overwritten.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ from wbslib.enhance.datasets import acquisition_paths, read_counts
 from wbslib.enhance.training.loop import training_config
 from wbslib.io.manifest.schema import read_manifest
 from wbslib.io.truth import load_lesions, load_patients
+from wbslib.readers.quality import RULE as LIKERT_RULE
+from wbslib.readers.quality import cross_fitted, measure_image
 from wbslib.sweep.config import sweep_config, training_params
 from wbslib.sweep.images import StudyTruth, image_metrics, study_images
 from wbslib.sweep.models import compare_strategies, train_mixed, train_per_speed
@@ -186,7 +189,7 @@ def _scan_paths(root: Path, speeds) -> dict[tuple[str, float], list[str]]:
 def _evaluate(sweep: Sweep, folder: Path, speed: float, checkpoints: dict[str, Path], observer) -> None:
     """Image sets, metrics, reads and strip of one speed (1.0: the reference 1x scans) into `folder`."""
     root = sweep.data(speed) if speed != 1.0 else sweep.data(sweep.cfg["speeds"][0])
-    lesions, rows, images, strip = load_lesions(root), [], {}, {}
+    lesions, rows, images, strip, measured = load_lesions(root), [], {}, {}, {}
     paths = _scan_paths(root, sorted({1.0, speed}))
     models = {m: load_generator(p, sweep.device) for m, p in checkpoints.items()}
     for study_id in tqdm(sweep.truth.index, desc=speed_label(speed), disable=not sweep.progress):
@@ -209,6 +212,10 @@ def _evaluate(sweep: Sweep, folder: Path, speed: float, checkpoints: dict[str, P
             )
         for group, (image, source_speed) in sets.items():
             images[(study_id, group)] = image
+            t = truth.by_speed[float(source_speed)]
+            measured[(study_id, group)] = measure_image(
+                image, t["expected_1x"], t["skeleton"], t["bladder"], truth.lesions, t["positions"]
+            )
             if group == TRUTH:
                 continue
             rows += [(study_id, group, k, v) for k, v in image_metrics(image, truth, source_speed).items()]
@@ -216,7 +223,13 @@ def _evaluate(sweep: Sweep, folder: Path, speed: float, checkpoints: dict[str, P
                 strip[group] = image.astype(np.float32)
     write_csv(pd.DataFrame(rows, columns=list(METRIC_COLUMNS)), folder / "metrics.csv")
     reads = read_sweep_images(
-        images, observer, sweep.identity["readers"]["n_virtual"], sweep.seed, speed_label(speed), folder
+        images,
+        observer,
+        cross_fitted(measured),
+        sweep.identity["readers"]["n_virtual"],
+        sweep.seed,
+        speed_label(speed),
+        folder,
     )
     write_csv(reads, folder / "reads.csv")
     with atomic_path(folder / "strip.npz") as tmp:
@@ -236,6 +249,7 @@ def run_speed(sweep: Sweep, speed: float) -> bool:
         "checkpoints": {m: sha256_file(p) for m, p in checkpoints.items()},
         "observer": observer_sha,
         "reference_groups": ["1x", TRUTH] if speed == 1.0 else [],
+        "likert_rule": LIKERT_RULE,
     }
     folder, key = sweep.folder(speed), fingerprint(inputs)
     if is_done(folder, key):
