@@ -3,8 +3,7 @@
 Known answers: with a flat eye filter the NPWE d′ is the ideal observer's √(Σ s² / σ²) in white
 noise; raw Poisson scans at speed s measure an error power ≈ s per unit level, so d′ falls as
 1/√s; the truth has no error (d′ ∞, Likert 5); the anchors map d′ 0.95 / 2.33 to Likert 1 / 5.
-Smoothing a scan (correlated noise, blurred lesions) lowers d′. Cross-fitting never rates a study
-with its own truth. Bad input: no bone tile is a named error.
+Smoothing a scan (correlated noise, blurred lesions) lowers d′. Bad input: no bone tile is a named error.
 """
 
 from __future__ import annotations
@@ -20,9 +19,7 @@ from wbslib.readers.quality import (
     D_EXCELLENT,
     D_POOR,
     PATCH_PX,
-    ImageMeasurement,
     ImageQuality,
-    cross_fitted,
     eye_filter,
     fit_quality,
     measure_image,
@@ -120,20 +117,6 @@ def test_smoothing_lowers_the_rating_and_lesions_stay_out_of_the_noise_tiles():
     assert rated["smoothed"].dprime_unit < rated["raw"].dprime_unit  # ... yet a lower rating
     tiles_without = measure_image(raw[0], expected, skeleton, bladder, NO_LESIONS, np.zeros((0, 2))).n_tiles
     assert measure_image(raw[0], hot, skeleton, bladder, lesions, positions).n_tiles < tiles_without
-
-
-def test_cross_fitting_rates_each_study_with_the_other_half():
-    power = {f"S{i}": float(i + 1) for i in range(4)}
-    measured = {
-        (sid, g): ImageMeasurement(np.full((PATCH_PX, PATCH_PX), p), 1, 1.0)
-        for sid, p in power.items()
-        for g in ("2x", "truth")
-    }
-    models = cross_fitted(measured)
-    # folds alternate in sorted order: S0, S2 | S1, S3
-    assert models[("S0", "2x")].noise_power == pytest.approx((2.0 + 4.0) / 2)
-    assert models[("S1", "2x")].noise_power == pytest.approx((1.0 + 3.0) / 2)
-    assert models[("S0", "2x")] == models[("S2", "2x")] and models[("S3", "truth")].n_images == 2
 
 
 def test_no_bone_tile_is_a_named_error():

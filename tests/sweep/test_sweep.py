@@ -395,15 +395,21 @@ def test_sweep_runs_and_a_finished_speed_is_not_recomputed(cohort, tmp_path, mon
         "sweep": {"speeds": [2.5], "modes": ["simu"], "compare_strategies": [], "enhance_thinned": False},
     }
     first = sweep.run_sweep(params, progress=False)
-    assert first["computed"] == ["1x", "2.5x"] and calls == [2.5] * 4
+    assert first["computed"] == ["1x", "2.5x"] and calls == [2.5] * (4 + 4)  # observer cohort, then test patients
     root = tmp_path / "runs" / "resume" / "sweep"
     results = pd.read_csv(root / "results.csv")
     assert set(results["group"]) == {"1x", "truth", "2.5x", "2.5x-thin", "2.5x-simu"}
     ideal = results[results["group"] == "truth"]  # the ideal-enhancer reference: read, never a method
-    assert set(ideal["metric"]) == {"auc", "accuracy", "sensitivity", "specificity", "likert"}
+    adapted = {"auc", "accuracy", "sensitivity", "specificity", "likert"}
+    assert set(ideal["metric"]) == adapted | {"auc_unadapted", "sensitivity_unadapted", "specificity_unadapted"}
     assert (ideal["speed"] == 1.0).all() and ideal["reference"].str.startswith("ideal-enhancer").all()
     reads = pd.read_csv(root / "1x" / "reads.csv")
     assert reads.groupby("group")["study_id"].nunique().to_dict() == {"1x": 4, "truth": 4}
+    unadapted = pd.read_csv(root / "2.5x" / "reads_unadapted.csv")
+    adapted_reads = pd.read_csv(root / "2.5x" / "reads.csv")
+    keys = ["reader", "study_id", "group"]
+    pd.testing.assert_frame_equal(unadapted[keys], adapted_reads[keys])  # one worklist, two analyses
+    assert (unadapted["likert"] == adapted_reads["likert"]).all()  # quality is the class's in both
     assert {"auc", "sensitivity", "specificity", "ssim", "nrmse", "hottest_lesion_bias", "auc_diff"} <= set(
         results["metric"]
     )
@@ -413,7 +419,7 @@ def test_sweep_runs_and_a_finished_speed_is_not_recomputed(cohort, tmp_path, mon
     calls.clear()
     params["sweep"]["speeds"] = [2.5, 3.5]
     second = sweep.run_sweep(params, progress=False)
-    assert second["computed"] == ["3.5x"] and calls == [3.5] * 4  # 1x and 2.5x come from the cache
+    assert second["computed"] == ["3.5x"] and calls == [3.5] * 8  # 1x and 2.5x come from the cache
     assert (root / "2.5x" / "done.json").stat().st_mtime_ns == stamp
     summary = json.loads((root / "summary.json").read_text())
     assert summary["speeds"] == ["2.5x", "3.5x"] and set(summary["fastest"]) == {"raw", "thin", "simu"}

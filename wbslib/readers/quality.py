@@ -215,17 +215,3 @@ def fit_quality(
     """The quality model of one image class from the (image, expected, skeleton, bladder, lesions,
     positions) of each of its images (`measure_image`'s arguments); ValueError without a bone tile."""
     return combine((measure_image(*x, pixel_mm=pixel_mm) for x in images), pixel_mm)
-
-
-def cross_fitted(measurements: dict[tuple[str, str], ImageMeasurement], pixel_mm: float = PIXEL_MM) -> dict:
-    """{(study_id, group): quality model of that group measured on the *other* half of the studies}
-    (two folds, alternating in sorted study order), so that no image's Likert rests on its own
-    truth: for image sets without an observer cohort of their class (the speed sweep's)."""
-    studies = sorted({sid for sid, _ in measurements})
-    fold = {sid: i % 2 for i, sid in enumerate(studies)}
-    models = {
-        (group, f): combine([m for (sid, g), m in measurements.items() if g == group and fold[sid] != f], pixel_mm)
-        for group in {g for _, g in measurements}
-        for f in (0, 1)
-    }
-    return {(sid, g): models[(g, fold[sid])] for sid, g in measurements}

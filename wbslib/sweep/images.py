@@ -19,7 +19,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from wbslib.core.groups import TRUTH
 from wbslib.core.scan import PIXEL_MM, speed_label
+from wbslib.enhance.datasets import read_counts
 from wbslib.enhance.infer import enhance_counts
 from wbslib.io.truth import load_truth
 from wbslib.metrics import lesion
@@ -96,3 +98,18 @@ def study_images(
         model, meta = models["simu"]
         out[f"{label}-thin-simu"] = (enhance_counts(thinned, model, meta, speed_factor=s, device=device), 1.0)
     return out
+
+
+def study_sets(
+    root, study_id: str, speed: float, paths: dict, lesions: pd.DataFrame, models: dict, seed: int, **options
+) -> tuple[StudyTruth, dict[str, tuple[np.ndarray, float]]]:
+    """(truth, {group: (1x-equivalent image, source speed)}) of one study of the data root `root`
+    at `speed` (`paths`: (study_id, speed) → its acquisition files). At 1.0 the groups are the 1x
+    scan and the noise-free `truth` (the ideal-enhancer reference); else `study_images`'
+    (`options`: its enhance_thinned and device)."""
+    standard = read_counts(root, paths[(study_id, 1.0)])
+    truth = StudyTruth(root, study_id, speed, lesions, standard)
+    if speed == 1.0:
+        return truth, {"1x": (standard, 1.0), TRUTH: (truth.by_speed[1.0]["expected_1x"].astype(np.float32), 1.0)}
+    fast = read_counts(root, paths[(study_id, speed)])
+    return truth, study_images(study_id, fast, standard, speed, models, seed, **options)

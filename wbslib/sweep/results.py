@@ -2,9 +2,11 @@
 
 `results.csv` is tidy: one row per speed × group × metric with estimate, CI, n, p, the reference
 it is measured against and the method:
-- reader performance (`sweep_analysis.group_performance`): auc, accuracy, sensitivity,
-  specificity, likert (reference 'none'); also for group 'truth' at speed 1, the phantom's
-  noise-free image read by the same readers (reference `IDEAL_ENHANCER`: a reference, never a method);
+- reader performance (`sweep_analysis.group_performance`) of the adapted readers (each group read
+  by its own class's observer: the main analysis): auc, accuracy, sensitivity, specificity,
+  likert (reference 'none'); and of the unadapted reader (every group read by the 1x observer):
+  auc_unadapted, sensitivity_unadapted, specificity_unadapted; also for group 'truth' at speed 1,
+  the phantom's noise-free image (reference `IDEAL_ENHANCER`: a reference, never a method);
 - image quality, mean over patients with a t CI: ssim, nrmse, psnr, contrast_recovery,
   noise_cv_bone, noise_cv_soft (reference 'truth'), hottest_lesion_counts (reference 'none');
 - hottest-lesion count bias vs 1x, mean over metastatic patients of (group − 1x) in counts and in %
@@ -39,6 +41,7 @@ from wbslib.sweep.analysis import (
 from wbslib.sweep.images import METRICS
 
 REFERENCE = "1x"
+UNADAPTED_METRICS = ("auc", "sensitivity", "specificity")
 IDEAL_ENHANCER = "ideal-enhancer reference (noise-free truth), not a method"
 CAVEAT = (
     "These are phantom and virtual-reader results (model observers on a digital phantom), not a clinical "
@@ -145,32 +148,42 @@ def difference_rows(ni: dict) -> list[dict]:
     ]
 
 
-def _load(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    return (
-        pd.read_csv(folder / "metrics.csv", dtype={"study_id": str}),
-        pd.read_csv(folder / "reads.csv", dtype={"study_id": str}),
+def _load(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """metrics, adapted reads and unadapted reads of one speed's cache."""
+    return tuple(
+        pd.read_csv(folder / f"{n}.csv", dtype={"study_id": str}) for n in ("metrics", "reads", "reads_unadapted")
     )
+
+
+def performance_rows(adapted: pd.DataFrame, unadapted: pd.DataFrame, truth: pd.Series, group: str) -> list[dict]:
+    """`group_performance` of the adapted reads, then AUC, sensitivity and specificity of the
+    unadapted reads as `<metric>_unadapted`."""
+    return group_performance(adapted, truth, group) + [
+        {**r, "metric": f"{r['metric']}_unadapted", "method": f"{r['method']}; unadapted (the 1x observer)"}
+        for r in group_performance(unadapted, truth, group)
+        if r["metric"] in UNADAPTED_METRICS
+    ]
 
 
 def analyse(root: Path, cfg: dict, truth: pd.Series) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(results, noninferiority) tables from the cached metrics and reads of the reference and each speed."""
-    ref_metrics, ref_reads = _load(Path(root) / REFERENCE)
+    ref_metrics, ref_reads, ref_unadapted = _load(Path(root) / REFERENCE)
     conf = 1.0 - 2.0 * cfg["alpha"]
     margins = {k: cfg[k] for k in ("margin_auc", "margin_sensitivity", "margin_specificity")}
-    ideal = group_performance(ref_reads, truth, TRUTH) if (ref_reads["group"] == TRUTH).any() else []
+    ideal = performance_rows(ref_reads, ref_unadapted, truth, TRUTH) if (ref_reads["group"] == TRUTH).any() else []
     results = [
         {**r, "speed": 1.0}
-        for r in group_performance(ref_reads, truth, REFERENCE)
+        for r in performance_rows(ref_reads, ref_unadapted, truth, REFERENCE)
         + [{**r, "reference": IDEAL_ENHANCER} for r in ideal]
         + image_rows(ref_metrics, ref_metrics)
     ]
     decisions = []
     for speed in cfg["speeds"]:
-        metrics, reads = _load(Path(root) / speed_label(speed))
+        metrics, reads, unadapted = _load(Path(root) / speed_label(speed))
         rows = image_rows(metrics, ref_metrics)
         both = pd.concat([reads, ref_reads], ignore_index=True)
         for group in reads["group"].drop_duplicates():
-            rows += group_performance(reads, truth, group)
+            rows += performance_rows(reads, unadapted, truth, group)
             ni = noninferiority(both, truth, group, REFERENCE, alpha=cfg["alpha"], **margins)
             decisions.append({"speed": speed, **ni})
             rows += difference_rows(ni)

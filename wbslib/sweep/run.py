@@ -6,10 +6,11 @@
    (`sweep_models.train_mixed`), as `sweep.model_strategy` says;
 3. the reference `1x/` and each speed `<label>/`: image sets of the evaluation patients
    (`sweep_images`), their quality against the truth (`metrics.csv`), virtual-reader reads
-   (`reads.csv`; each image set's Likert rule is its group's NPWE quality model measured on the
-   other half of the studies, `readers.quality.cross_fitted`) and the strip patient's images
-   (`strip.npz`); `1x/` also reads the phantom's noise-free image at the 1x count level (group
-   `truth`: the ideal-enhancer reference, never a method; no image metrics, it is what they compare against);
+   (`reads.csv` by each group's own observer and quality model, trained and measured on the
+   observer cohort's image sets of that group; `reads_unadapted.csv` by the 1x observer:
+   `sweep.reads`) and the strip patient's images (`strip.npz`); `1x/` also reads the phantom's
+   noise-free image at the 1x count level (group `truth`: the ideal-enhancer reference, never a
+   method; no image metrics, it is what they compare against);
 4. with `compare_strategies`, both strategies' validation errors (`strategies/compare.csv`);
 5. the tidy `results.csv`, `noninferiority.csv` and `summary.json` (`sweep_results`).
 Steps 3–4 are cached: a folder whose `done.json` holds the fingerprint of its inputs (params,
@@ -33,16 +34,17 @@ from wbslib.core.groups import TRUTH
 from wbslib.core.params import resolve_device, resolve_path, run_dir
 from wbslib.core.scan import speed_label
 from wbslib.enhance.checkpoint import load_generator
-from wbslib.enhance.datasets import acquisition_paths, read_counts
+from wbslib.enhance.datasets import acquisition_paths
 from wbslib.enhance.training.loop import training_config
 from wbslib.io.manifest.schema import read_manifest
 from wbslib.io.truth import load_lesions, load_patients
+from wbslib.readers.adapted import OBSERVER_SPLIT
 from wbslib.readers.quality import RULE as LIKERT_RULE
-from wbslib.readers.quality import cross_fitted, measure_image
+from wbslib.readers.quality import measure_image
 from wbslib.sweep.config import sweep_config, training_params
-from wbslib.sweep.images import StudyTruth, image_metrics, study_images
+from wbslib.sweep.images import image_metrics, study_sets
 from wbslib.sweep.models import compare_strategies, train_mixed, train_per_speed
-from wbslib.sweep.reads import cached_observer, read_sweep_images, readers_config
+from wbslib.sweep.reads import SweepReaders, cached_observer, class_readers, read_sweep_images, readers_config
 from wbslib.sweep.results import collect_results
 from wbslib.sweep.scans import build_speed_data, cohort_record
 
@@ -125,7 +127,12 @@ class Sweep:
         self.seed, self.device = int(params["seed"]), resolve_device(params.get("device", "auto"))
         self.data_root, self.manifest = resolve_path(params["data_root"]), resolve_path(params["manifest"])
         self.root = run_dir(params["run"]) / "sweep"
-        self.truth = evaluation_studies(load_patients(self.data_root), self.cfg["max_studies"])
+        patients = load_patients(self.data_root)
+        self.truth = evaluation_studies(patients, self.cfg["max_studies"])
+        observers = patients[patients["split"] == OBSERVER_SPLIT].sort_values("study_id")
+        self.observer_cohort = pd.Series(
+            observers["label"].astype(int).to_numpy(), index=observers["study_id"].astype(str).to_numpy()
+        )
         first_metastatic = self.truth.index[self.truth == 1]
         self.strip_study = self.cfg["strip_study"] or (
             first_metastatic[0] if len(first_metastatic) else self.truth.index[0]
@@ -140,9 +147,11 @@ class Sweep:
             "manifest_sha256": sha256_file(self.manifest),
             "seed": self.seed,
             "studies": list(self.truth.index),
+            "observer_cohort": list(self.observer_cohort.index),
             "readers": readers_config(params),
             "strip_study": self.strip_study,
         }
+        self.image_options = {"enhance_thinned": self.cfg["enhance_thinned"], "device": self.device}
 
     def observer(self):
         """The virtual readers' lesion observer (trained once per run, cached) and its file's sha256."""
@@ -176,46 +185,43 @@ class Sweep:
         return {m: train_mixed(train, m, roots, self.root / "mixed", self.progress) for m in self.cfg["modes"]}
 
 
-def _scan_paths(root: Path, speeds) -> dict[tuple[str, float], list[str]]:
-    """(study_id, speed) → file paths of the test patients' acquisitions in a speed's data root."""
+def _scan_paths(root: Path, speeds, split: str) -> dict[tuple[str, float], list[str]]:
+    """(study_id, speed) → file paths of the `split` patients' acquisitions in a speed's data root."""
     manifest = read_manifest(root / "manifest.csv")
     return {
         (sid, s): paths
         for s in speeds
-        for sid, paths in acquisition_paths(manifest, "test", "standard" if s == 1.0 else "fast-real", s).items()
+        for sid, paths in acquisition_paths(manifest, split, "standard" if s == 1.0 else "fast-real", s).items()
     }
+
+
+def _readers(sweep: Sweep, root: Path, speed: float, lesions, models, unadapted) -> SweepReaders:
+    """Per-group observers and quality models from the observer cohort's image sets at `speed`."""
+    paths = _scan_paths(root, sorted({1.0, speed}), OBSERVER_SPLIT)
+    training, measured = {}, {}
+    for study_id, label in tqdm(sweep.observer_cohort.items(), desc="observer cohort", disable=not sweep.progress):
+        truth, sets = study_sets(root, study_id, speed, paths, lesions, models, sweep.seed, **sweep.image_options)
+        for group, (image, source_speed) in sets.items():
+            t = truth.by_speed[float(source_speed)]
+            where = truth.lesions.assign(row=t["positions"][:, 0], col=t["positions"][:, 1])
+            training.setdefault(group, []).append((image, where, int(label)))
+            measured.setdefault(group, []).append(
+                measure_image(image, t["expected_1x"], t["skeleton"], t["bladder"], truth.lesions, t["positions"])
+            )
+    return class_readers(training, measured, unadapted)
 
 
 def _evaluate(sweep: Sweep, folder: Path, speed: float, checkpoints: dict[str, Path], observer) -> None:
     """Image sets, metrics, reads and strip of one speed (1.0: the reference 1x scans) into `folder`."""
     root = sweep.data(speed) if speed != 1.0 else sweep.data(sweep.cfg["speeds"][0])
-    lesions, rows, images, strip, measured = load_lesions(root), [], {}, {}, {}
-    paths = _scan_paths(root, sorted({1.0, speed}))
+    lesions, rows, images, strip = load_lesions(root), [], {}, {}
+    paths = _scan_paths(root, sorted({1.0, speed}), "test")
     models = {m: load_generator(p, sweep.device) for m, p in checkpoints.items()}
+    readers = _readers(sweep, root, speed, lesions, models, observer)
     for study_id in tqdm(sweep.truth.index, desc=speed_label(speed), disable=not sweep.progress):
-        if speed == 1.0:
-            standard = read_counts(root, paths[(study_id, 1.0)])
-            truth = StudyTruth(root, study_id, 1.0, lesions, standard)
-            sets = {"1x": (standard, 1.0), TRUTH: (truth.by_speed[1.0]["expected_1x"].astype(np.float32), 1.0)}
-        else:
-            standard, fast = read_counts(root, paths[(study_id, 1.0)]), read_counts(root, paths[(study_id, speed)])
-            truth = StudyTruth(root, study_id, speed, lesions, standard)
-            sets = study_images(
-                study_id,
-                fast,
-                standard,
-                speed,
-                models,
-                sweep.seed,
-                enhance_thinned=sweep.cfg["enhance_thinned"],
-                device=sweep.device,
-            )
+        truth, sets = study_sets(root, study_id, speed, paths, lesions, models, sweep.seed, **sweep.image_options)
         for group, (image, source_speed) in sets.items():
             images[(study_id, group)] = image
-            t = truth.by_speed[float(source_speed)]
-            measured[(study_id, group)] = measure_image(
-                image, t["expected_1x"], t["skeleton"], t["bladder"], truth.lesions, t["positions"]
-            )
             if group == TRUTH:
                 continue
             rows += [(study_id, group, k, v) for k, v in image_metrics(image, truth, source_speed).items()]
@@ -223,15 +229,10 @@ def _evaluate(sweep: Sweep, folder: Path, speed: float, checkpoints: dict[str, P
                 strip[group] = image.astype(np.float32)
     write_csv(pd.DataFrame(rows, columns=list(METRIC_COLUMNS)), folder / "metrics.csv")
     reads = read_sweep_images(
-        images,
-        observer,
-        cross_fitted(measured),
-        sweep.identity["readers"]["n_virtual"],
-        sweep.seed,
-        speed_label(speed),
-        folder,
+        images, readers, sweep.identity["readers"]["n_virtual"], sweep.seed, speed_label(speed), folder
     )
-    write_csv(reads, folder / "reads.csv")
+    write_csv(reads["adapted"], folder / "reads.csv")
+    write_csv(reads["unadapted"], folder / "reads_unadapted.csv")
     with atomic_path(folder / "strip.npz") as tmp:
         with open(tmp, "wb") as f:
             np.savez_compressed(f, **strip)
