@@ -24,6 +24,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 import torch.distributed as dist
+from threadpoolctl import threadpool_limits
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
@@ -216,6 +217,7 @@ def _state(parts, cfg, scale, step, n_items, log) -> dict:
     )
 
 
+@threadpool_limits.wrap(limits=1, user_api="blas")
 def train_model(
     params: dict,
     model_spec: dict,
@@ -229,6 +231,9 @@ def train_model(
 
     `model_spec` = {'mode': 'real'|'simu'|'split', 'speed': s}. `force` retrains even when a current
     final checkpoint exists. `on_step(step, losses)` is called after each step (after its checkpoint).
+    NumPy's BLAS keeps one thread meanwhile: its idle threads spin after each call in the patch
+    pipeline (registration of real pairs) and took the cores from torch's convolutions (2.6 × slower
+    on 2 cores).
     """
     cfg = training_config(params, model_spec)
     name, sha = model_name(model_spec), ts.config_sha(cfg)
