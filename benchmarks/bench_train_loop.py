@@ -23,11 +23,13 @@ from threadpoolctl import threadpool_info
 
 from wbslib.core.params import resolve_path
 from wbslib.core.repro import print_environment
+from wbslib.enhance.hostinfo import host_line
 from wbslib.enhance.training.loop import train_model
 
 
 def seconds_per_step(params: dict, mode: str, steps: int, one_blas_thread: bool) -> float:
-    """Wall seconds per step of one `steps`-step run (no validation, no checkpoints)."""
+    """Wall seconds per step of one `steps`-step run (no validation, no checkpoints; set-up and
+    loading included)."""
     train = train_model if one_blas_thread else train_model.__wrapped__
     run = {**params, "train": {**params["train"], "steps": steps, "val_every": 0, "checkpoint_every": 10_000}}
     start = time.perf_counter()
@@ -54,13 +56,13 @@ def main() -> None:
         print(seconds_per_step(params, args.child, args.steps, args.one))
         return
     print_environment()
-    print(subprocess.run(["lscpu"], capture_output=True, text=True).stdout.split("Flags")[0].strip())
+    print(host_line())
     blas = max((i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"), default=1)
     print(
         f"\nBLAS default threads: {blas}; {args.steps} steps, batch {params['train']['batch_size']}, "
         f"patch {params['train']['patch_size']}\n"
     )
-    print("| mode | BLAS threads | s/step | ratio vs default |\n|---|---|---|---|")
+    print("| mode | BLAS threads | s/step | speed-up vs default |\n|---|---|---|---|")
     for mode in ("real", "simu"):
         runs = {False: [], True: []}
         for _ in range(args.repeats):
@@ -68,7 +70,7 @@ def main() -> None:
                 runs[one_thread].append(in_fresh_process(args, mode, one_thread))
         default, one = statistics.median(runs[False]), statistics.median(runs[True])
         print(f"| {mode} | {blas} (default) | {default:.3f} | 1.00 |")
-        print(f"| {mode} | 1 | {one:.3f} | {default / one:.2f} × faster |", flush=True)
+        print(f"| {mode} | 1 | {one:.3f} | {default / one:.2f} |", flush=True)
 
 
 if __name__ == "__main__":
