@@ -86,3 +86,12 @@ def test_strip_titles_are_legible():
         ["1x", "2x", "3x", "1x", "2x-real", "3x-real"]
     )
     assert min(sizes(fig)) >= 10
+
+
+def test_speed_axis_names_the_swept_speeds_even_for_one_speed():
+    for table, speeds in ((results(), ["2x", "3x"]), (results().query("speed != 3.0"), ["2x"])):
+        for fig in (figures.plot_performance(table, {}), figures.plot_lesion_bias(table)):
+            ax = fig.axes[0]
+            assert [t.get_text() for t in ax.get_xticklabels()] == speeds
+            low, high = ax.get_xlim()
+            assert high - low >= 1.0  # never an axis of hundredths around a single speed

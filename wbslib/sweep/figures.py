@@ -49,6 +49,16 @@ def _errorbars(ax, rows: pd.DataFrame, kind: str, offset: float) -> None:
     )
 
 
+def _speed_axis(ax, results: pd.DataFrame) -> None:
+    """x ticks at the swept speeds ('4x'), half a speed factor of room either side (one speed
+    alone would otherwise get an axis of hundredths)."""
+    speeds = sorted(set(results["speed"]) - {1.0})
+    if speeds:
+        ax.set_xticks(speeds, [speed_label(s) for s in speeds])
+        ax.set_xlim(speeds[0] - 0.5, speeds[-1] + 0.5)
+    ax.set_xlabel("speed factor (× 20 cm/min)")
+
+
 def plot_performance(results: pd.DataFrame, margins: dict[str, float]):
     """AUC, sensitivity and specificity (95 % CI) against speed per image kind; the 1x value
     (solid line, its value in the panel's title) and 1x − margin (dashed, the margin in the
@@ -60,7 +70,7 @@ def plot_performance(results: pd.DataFrame, margins: dict[str, float]):
     for ax, metric in zip(axes, metrics):
         kinds = _by_kind(results, metric)
         for i, (kind, rows) in enumerate(kinds.items()):
-            _errorbars(ax, rows, kind, 0.04 * (i - (len(kinds) - 1) / 2))
+            _errorbars(ax, rows, kind, 0.06 * (i - (len(kinds) - 1) / 2))
         ref = results[(results["group"] == REFERENCE) & (results["metric"] == metric)]
         title = metric
         if len(ref):
@@ -75,7 +85,7 @@ def plot_performance(results: pd.DataFrame, margins: dict[str, float]):
         if len(ideal):
             ax.axhline(float(ideal["estimate"].iloc[0]), color="grey", linestyle=":", label=IDEAL_LABEL)
         ax.set_title(title, fontsize=FONT_PT + 1)
-        ax.set_xlabel("speed factor (× 20 cm/min)")
+        _speed_axis(ax, results)
         ax.set_ylim(0, 1.05)
     axes[0].set_ylabel("estimate, 95 % CI")
     handles = {}
@@ -95,9 +105,9 @@ def plot_lesion_bias(results: pd.DataFrame):
     ax = fig.subplots()
     kinds = _by_kind(results, "hottest_lesion_bias_pct")
     for i, (kind, rows) in enumerate(kinds.items()):
-        _errorbars(ax, rows, kind, 0.04 * (i - (len(kinds) - 1) / 2))
+        _errorbars(ax, rows, kind, 0.06 * (i - (len(kinds) - 1) / 2))
     ax.axhline(0.0, color="black", linewidth=1)
-    ax.set_xlabel("speed factor (× 20 cm/min)")
+    _speed_axis(ax, results)
     ax.set_ylabel("hottest-lesion counts − 1x (% of 1x)")
     ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=FONT_PT, frameon=False)
     return fig
