@@ -20,6 +20,7 @@ from wbslib.readers.quality import (
     D_POOR,
     PATCH_PX,
     ImageQuality,
+    TruthPair,
     eye_filter,
     fit_quality,
     measure_image,
@@ -80,7 +81,8 @@ def test_raw_scans_measure_poisson_noise_and_d_prime_falls_as_one_over_root_spee
     models = {}
     for s in (1.0, 2.0, 4.0):
         images = [
-            (poisson(expected, s, f"p{i}"), expected, skeleton, bladder, NO_LESIONS, np.zeros((0, 2))) for i in range(3)
+            TruthPair(poisson(expected, s, f"p{i}"), expected, skeleton, bladder, NO_LESIONS, np.zeros((0, 2)))
+            for i in range(3)
         ]
         models[s] = fit_quality(images)
         assert models[s].noise_power == pytest.approx(s, rel=0.03)
@@ -93,7 +95,7 @@ def test_raw_scans_measure_poisson_noise_and_d_prime_falls_as_one_over_root_spee
 
 def test_truth_scores_5_and_the_anchors_map_onto_1_to_5():
     expected, skeleton, bladder = flat_bone()
-    truth = fit_quality([(expected, expected, skeleton, bladder, NO_LESIONS, np.zeros((0, 2)))])
+    truth = fit_quality([TruthPair(expected, expected, skeleton, bladder, NO_LESIONS, np.zeros((0, 2)))])
     assert truth.dprime_unit == np.inf and truth.noise_power == 0.0 and truth.likert(30.0) == 5.0
     q = ImageQuality(dprime_unit=1.0, transfer=1.0, noise_power=1.0, n_tiles=1, n_images=1)
     assert q.likert(D_POOR**2) == pytest.approx(1.0) and q.likert(D_EXCELLENT**2) == pytest.approx(5.0)
@@ -109,19 +111,19 @@ def test_smoothing_lowers_the_rating_and_lesions_stay_out_of_the_noise_tiles():
     raw = [poisson(hot, 2.0, f"s{i}") for i in range(2)]
     smooth = [np.stack([ndimage.gaussian_filter(v, 2.0) for v in r]) for r in raw]
     rated = {
-        name: fit_quality((img, hot, skeleton, bladder, lesions, positions) for img in images)
+        name: fit_quality(TruthPair(img, hot, skeleton, bladder, lesions, positions) for img in images)
         for name, images in (("raw", raw), ("smoothed", smooth))
     }
     assert rated["raw"].transfer == pytest.approx(1.0, abs=0.1) and rated["smoothed"].transfer < 0.9
     assert rated["smoothed"].noise_power < 0.5 * rated["raw"].noise_power  # less noise overall ...
     assert rated["smoothed"].dprime_unit < rated["raw"].dprime_unit  # ... yet a lower rating
-    tiles_without = measure_image(raw[0], expected, skeleton, bladder, NO_LESIONS, np.zeros((0, 2))).n_tiles
-    assert measure_image(raw[0], hot, skeleton, bladder, lesions, positions).n_tiles < tiles_without
+    tiles_without = measure_image(TruthPair(raw[0], expected, skeleton, bladder, NO_LESIONS, np.zeros((0, 2)))).n_tiles
+    assert measure_image(TruthPair(raw[0], hot, skeleton, bladder, lesions, positions)).n_tiles < tiles_without
 
 
 def test_no_bone_tile_is_a_named_error():
     expected, skeleton, bladder = flat_bone()
     with pytest.raises(ValueError, match="no bone tile"):
-        fit_quality([(expected, expected, ~skeleton, bladder, NO_LESIONS, np.zeros((0, 2)))])
+        fit_quality([TruthPair(expected, expected, ~skeleton, bladder, NO_LESIONS, np.zeros((0, 2)))])
     with pytest.raises(ValueError, match="no bone tile"):
-        fit_quality([(expected, expected, skeleton, ~bladder, NO_LESIONS, np.zeros((0, 2)))])
+        fit_quality([TruthPair(expected, expected, skeleton, ~bladder, NO_LESIONS, np.zeros((0, 2)))])

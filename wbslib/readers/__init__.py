@@ -6,7 +6,7 @@ from wbslib.readers.agreement import adjudication_summary, agreement_table, read
 from wbslib.readers.atlas import atlas_z, cells, fit_atlas
 from wbslib.readers.candidates import ImageFeatures, image_features
 from wbslib.readers.observer import Observer, candidate_labels, model_inputs, train_observer
-from wbslib.readers.quality import ImageQuality, fit_quality
+from wbslib.readers.quality import ImageQuality, TruthPair, fit_quality
 from wbslib.readers.reading_sheet import case_block, display_window, sheet_html, view_png, write_reading_sheets
 from wbslib.readers.score_sheets import read_score_sheets
 from wbslib.readers.virtual import VirtualReader, read, read_cases, virtual_panel
@@ -27,6 +27,7 @@ __all__ = [
     "ImageFeatures",
     "ImageQuality",
     "Observer",
+    "TruthPair",
     "VirtualReader",
     "adjudicate",
     "adjudication_summary",

@@ -27,7 +27,7 @@ from wbslib.io.truth import load_lesions, load_truth, truth_path
 from wbslib.metrics.lesion import acquisition_positions
 from wbslib.readers.candidates import image_features
 from wbslib.readers.observer import Observer, candidate_labels, train_observer
-from wbslib.readers.quality import ImageQuality, fit_quality
+from wbslib.readers.quality import ImageQuality, TruthPair, fit_quality
 
 OBSERVER_SPLIT = "observer"
 EVALUATION_SPLIT = "test"
@@ -116,14 +116,13 @@ def class_observers(
     return observers
 
 
-def _with_truth(row, study_lesions: pd.DataFrame, data_root: str | os.PathLike) -> tuple:
-    """(image, expected, skeleton, bladder, lesions, positions) of one image set: its 1x-equivalent
-    counts and the truth of the acquisition it was made from (`readers.quality.fit_quality`)."""
+def _with_truth(row, study_lesions: pd.DataFrame, data_root: str | os.PathLike) -> TruthPair:
+    """One image set's 1x-equivalent counts and the truth of the acquisition it was made from."""
     speed = float(row["speed_factor"])
     t = load_truth(data_root, str(row["study_id"]), speed)
     positions = acquisition_positions(study_lesions, t["shift_px"], t.get("lesion_rc"))
     expected = np.asarray(t["expected"], np.float64) * speed
-    return load_counts(row), expected, t["skeleton"], t["bladder"], study_lesions, positions
+    return TruthPair(load_counts(row), expected, t["skeleton"], t["bladder"], study_lesions, positions)
 
 
 def class_quality(

@@ -108,17 +108,23 @@ def _lesion_area(shape: tuple[int, int], lesions: pd.DataFrame, positions: np.nd
     return out
 
 
-def error_spectra(
-    image: np.ndarray,
-    expected: np.ndarray,
-    skeleton: np.ndarray,
-    bladder: np.ndarray,
-    lesions: pd.DataFrame,
-    positions: np.ndarray,
-    pixel_mm: float = PIXEL_MM,
-) -> np.ndarray:
+class TruthPair(NamedTuple):
+    """One 1x-equivalent `image` and the truth of the acquisition it was made from: the noise-free
+    `expected` counts (1x-equivalent, same grid), the truth's `skeleton` and `bladder` masks, the
+    study's `lesions` table and their `positions` there (`metrics.lesion.acquisition_positions`)."""
+
+    image: np.ndarray
+    expected: np.ndarray
+    skeleton: np.ndarray
+    bladder: np.ndarray
+    lesions: pd.DataFrame
+    positions: np.ndarray
+
+
+def error_spectra(pair: TruthPair, pixel_mm: float = PIXEL_MM) -> np.ndarray:
     """(tiles, PATCH_PX, PATCH_PX) power spectra of image − expected per unit level, one per bone
-    tile of either view (module doc); both in 1x-equivalent counts on one grid."""
+    tile of either view (module doc)."""
+    image, expected, skeleton, bladder, lesions, positions = pair
     n = PATCH_PX
     window = np.outer(np.hanning(n), np.hanning(n))
     spectra = []
@@ -147,19 +153,14 @@ class ImageMeasurement(NamedTuple):
     transfer: float
 
 
-def measure_image(
-    image: np.ndarray,
-    expected: np.ndarray,
-    skeleton: np.ndarray,
-    bladder: np.ndarray,
-    lesions: pd.DataFrame,
-    positions: np.ndarray,
-    pixel_mm: float = PIXEL_MM,
-) -> ImageMeasurement:
-    """Error power and lesion transfer of one 1x-equivalent image against the noise-free truth of
-    its acquisition (`expected`, its masks, the study's lesions and their `positions` there)."""
-    spectra = error_spectra(image, expected, skeleton, bladder, lesions, positions, pixel_mm)
-    transfer = contrast_recovery(image, expected, skeleton, lesions, positions, pixel_mm) if len(lesions) else np.nan
+def measure_image(pair: TruthPair, pixel_mm: float = PIXEL_MM) -> ImageMeasurement:
+    """Error power and lesion transfer of one image against the truth of its acquisition."""
+    spectra = error_spectra(pair, pixel_mm)
+    transfer = (
+        contrast_recovery(pair.image, pair.expected, pair.skeleton, pair.lesions, pair.positions, pixel_mm)
+        if len(pair.lesions)
+        else np.nan
+    )
     return ImageMeasurement(spectra.sum(axis=0), len(spectra), float(transfer))
 
 
@@ -208,10 +209,7 @@ def combine(measurements: Iterable[ImageMeasurement], pixel_mm: float = PIXEL_MM
     )
 
 
-def fit_quality(
-    images: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, pd.DataFrame, np.ndarray]],
-    pixel_mm: float = PIXEL_MM,
-) -> ImageQuality:
-    """The quality model of one image class from the (image, expected, skeleton, bladder, lesions,
-    positions) of each of its images (`measure_image`'s arguments); ValueError without a bone tile."""
-    return combine((measure_image(*x, pixel_mm=pixel_mm) for x in images), pixel_mm)
+def fit_quality(pairs: Iterable[TruthPair], pixel_mm: float = PIXEL_MM) -> ImageQuality:
+    """The quality model of one image class from each of its images with its truth; ValueError
+    without a bone tile."""
+    return combine((measure_image(pair, pixel_mm) for pair in pairs), pixel_mm)

@@ -40,7 +40,7 @@ from wbslib.io.manifest.schema import read_manifest
 from wbslib.io.truth import load_lesions, load_patients
 from wbslib.readers.adapted import OBSERVER_SPLIT
 from wbslib.readers.quality import RULE as LIKERT_RULE
-from wbslib.readers.quality import measure_image
+from wbslib.readers.quality import TruthPair, measure_image
 from wbslib.sweep.config import sweep_config, training_params
 from wbslib.sweep.images import image_metrics, study_sets
 from wbslib.sweep.models import compare_strategies, train_mixed, train_per_speed
@@ -206,7 +206,9 @@ def _readers(sweep: Sweep, root: Path, speed: float, lesions, models, unadapted)
             where = truth.lesions.assign(row=t["positions"][:, 0], col=t["positions"][:, 1])
             training.setdefault(group, []).append((image, where, int(label)))
             measured.setdefault(group, []).append(
-                measure_image(image, t["expected_1x"], t["skeleton"], t["bladder"], truth.lesions, t["positions"])
+                measure_image(
+                    TruthPair(image, t["expected_1x"], t["skeleton"], t["bladder"], truth.lesions, t["positions"])
+                )
             )
     return class_readers(training, measured, unadapted)
 
