@@ -8,6 +8,7 @@ distance), candidate labels on both views. The acceptance check reads a small ph
 from __future__ import annotations
 
 import inspect
+import json
 
 import numpy as np
 import pandas as pd
@@ -16,9 +17,9 @@ from fixtures_observer import patient, scan
 from scipy import stats as sps
 
 from wbslib.core.errors import ReaderStudyError
-from wbslib.readers.atlas import ATLAS_FEATURES, COL_BINS, ROW_BINS
+from wbslib.readers.atlas import ATLAS_FEATURES, COL_BINS, REGION_EDGES, REGIONS, ROW_BINS, regions
 from wbslib.readers.candidates import FEATURES, ImageFeatures, image_features
-from wbslib.readers.observer import Observer, candidate_labels, train_observer
+from wbslib.readers.observer import MIN_REGION_CANDIDATES, Observer, candidate_labels, train_observer
 from wbslib.readers.quality import PATCH_PX, ImageQuality, npwe_dprime
 from wbslib.readers.virtual import CONFIDENCE_EDGES, read, read_cases, virtual_panel
 from wbslib.readers.worklist import adjudicate, make_worklist, reads_table
@@ -181,6 +182,8 @@ def test_confidence_bins_and_panel():
         intercept=0.0,
         atlas_mean=np.zeros(cells).tolist(),
         atlas_sd=np.ones(cells).tolist(),
+        region_mean=[0.0] * len(REGIONS),
+        region_sd=[1.0] * len(REGIONS),
         threshold=0.0,
         null_sd=1.0,
     )
@@ -215,3 +218,41 @@ def test_training_needs_both_classes(cohort):
     no_lesions = [(c, l.iloc[0:0], y) for c, l, y in cohort["train"][:4]]
     with pytest.raises(ReaderStudyError, match="No lesion candidate"):
         train_observer(no_lesions)
+
+
+def test_regions_split_the_body_along_its_length():
+    features = np.zeros((5, len(FEATURES)))
+    features[:, FEATURES.index("row_fraction")] = [0.0, 0.119, 0.12, 0.5, 0.95]
+    assert regions(features).tolist() == [0, 0, 1, 2, 3]
+    assert len(REGIONS) == len(REGION_EDGES) + 1
+
+
+def test_calibrated_response_of_normal_training_candidates_is_standard_in_every_region(cohort):
+    """λ's z: (template − region mean) / region SD over the training images' normal candidates
+    has mean 0 and SD 1 in each region (exactly: those candidates define the calibration)."""
+    observer = cohort["observer"]
+    z, region = [], []
+    for counts, lesions, _ in cohort["train"]:
+        feats = image_features(counts)
+        normal = candidate_labels(feats, lesions, cols=counts.shape[-1]) == 0
+        z.append(observer.scores(feats)[normal])
+        region.append(regions(feats.features[normal]))
+    z, region = np.concatenate(z), np.concatenate(region)
+    for k in range(len(REGIONS)):
+        assert (region == k).sum() >= MIN_REGION_CANDIDATES
+        assert z[region == k].mean() == pytest.approx(0.0, abs=1e-5)  # the atlas is stored to 6 digits
+        assert z[region == k].std() == pytest.approx(1.0, rel=1e-5)
+    assert len(set(np.round(observer.region_sd, 6))) == len(REGIONS)  # each region has its own spread
+
+
+def test_observer_file_without_region_calibration_is_a_named_error(cohort, tmp_path):
+    path = cohort["observer"].save(tmp_path / "observer.json")
+    data = json.loads(path.read_text())
+    data.pop("region_mean")
+    path.write_text(json.dumps(data))
+    with pytest.raises(ReaderStudyError, match="cannot be read"):
+        Observer.load(path)
+    data["region_mean"] = [0.0]
+    path.write_text(json.dumps(data))
+    with pytest.raises(ReaderStudyError, match="another atlas"):
+        Observer.load(path)

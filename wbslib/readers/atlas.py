@@ -8,6 +8,10 @@ one there. The atlas holds, per view (ANT, POST) and per cell of a body grid —
 that are not on a malignant lesion. Cells are smoothed (Gaussian, 1 cell) and shrunk towards the
 view's overall mean and SD where they hold few candidates (weight n / (n + `SHRINK`)).
 A candidate's z-scores against its cell are extra features of the lesion observer.
+
+Coarser than the cells, `REGIONS` split the body along its length into head and neck, chest,
+abdomen and pelvis, and legs (edges `REGION_EDGES` in row fraction): the lesion observer's score is
+calibrated per region (`wbslib.readers.observer`).
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ ROW_BINS, COL_BINS = 48, 17  # an odd count: the midline (spine, sternum) lies i
 LATERAL_RANGE = 1.2
 SHRINK = 5.0
 MIN_SD = 1e-2
+REGIONS = ("head and neck", "chest", "abdomen and pelvis", "legs")
+REGION_EDGES = (0.12, 0.45, 0.62)  # row fraction where the next region starts
 _COLUMNS = [FEATURES.index(f) for f in ATLAS_FEATURES]
 _ROW, _LATERAL = FEATURES.index("row_fraction"), FEATURES.index("lateral_fraction")
 
@@ -41,6 +47,11 @@ def cell_index(row_fraction: np.ndarray, lateral_fraction: np.ndarray) -> tuple[
 def cells(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(row bin, column bin) of each candidate (features (K, len(FEATURES)))."""
     return cell_index(features[:, _ROW], features[:, _LATERAL])
+
+
+def regions(features: np.ndarray) -> np.ndarray:
+    """Index into `REGIONS` of each candidate (features (K, len(FEATURES))), from its row fraction."""
+    return np.searchsorted(np.asarray(REGION_EDGES), features[:, _ROW], side="right")
 
 
 def _smooth(a: np.ndarray) -> np.ndarray:

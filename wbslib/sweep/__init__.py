@@ -21,7 +21,7 @@ from wbslib.sweep.models import (
     train_mixed,
     train_per_speed,
 )
-from wbslib.sweep.reads import cached_observer, read_sweep_images, readers_config
+from wbslib.sweep.reads import read_sweep_images, readers_config, sweep_observer
 from wbslib.sweep.results import (
     analyse,
     collect_results,
@@ -51,7 +51,7 @@ __all__ = [
     "Sweep",
     "analyse",
     "build_speed_data",
-    "cached_observer",
+    "sweep_observer",
     "case_table",
     "check_params",
     "check_reads",

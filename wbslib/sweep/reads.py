@@ -7,8 +7,9 @@ Two analyses, as in notebook 04:
   are the only truth it sees), and rated by that group's NPWE quality model measured on the same
   images (`readers.quality`);
 - **unadapted** (`reads_unadapted.csv`): every group read by the 1x observer
-  (`readers.adapted.standard_observer`, trained on the observer split's 1x scans, cached as
-  `runs/<run>/sweep/observer.json`), with the same quality models.
+  (`readers.adapted.standard_observer`, trained on the observer split's 1x scans in every sweep
+  run — a few seconds — and written to `runs/<run>/sweep/observer.json`, whose sha256 keys the
+  speeds' caches: an observer changed by new code recomputes the reads), with the same quality models.
 A class whose observer cannot be trained (no candidate on any metastasis) is read by the 1x one.
 Each batch of image sets (the 1x reference, or one speed) gets its own blinded worklist
 (`readers.make_worklist`, seed keyed by the batch), so readers see codes and pixels only; the
@@ -42,11 +43,9 @@ def readers_config(params: dict) -> dict:
     return {"n_virtual": reader_config(params.get("readers"))["n_virtual"]}
 
 
-def cached_observer(data_root: str | os.PathLike, manifest: str | os.PathLike, path: str | os.PathLike) -> Observer:
-    """The lesion observer trained on the observer split's 1x scans (loaded from `path` when cached there)."""
-    path = Path(path)
-    if path.is_file():
-        return Observer.load(path)
+def sweep_observer(data_root: str | os.PathLike, manifest: str | os.PathLike, path: str | os.PathLike) -> Observer:
+    """The lesion observer trained on the observer split's 1x scans, written to `path` (training is
+    deterministic, so the file and its sha256 change only when the observer does)."""
     observer = standard_observer(data_root, manifest)
     observer.save(path)
     return observer

@@ -44,7 +44,7 @@ from wbslib.readers.quality import TruthPair, measure_image
 from wbslib.sweep.config import sweep_config, training_params
 from wbslib.sweep.images import image_metrics, study_sets
 from wbslib.sweep.models import compare_strategies, train_mixed, train_per_speed
-from wbslib.sweep.reads import SweepReaders, cached_observer, class_readers, read_sweep_images, readers_config
+from wbslib.sweep.reads import SweepReaders, class_readers, read_sweep_images, readers_config, sweep_observer
 from wbslib.sweep.results import collect_results
 from wbslib.sweep.scans import build_speed_data, cohort_record
 
@@ -154,9 +154,9 @@ class Sweep:
         self.image_options = {"enhance_thinned": self.cfg["enhance_thinned"], "device": self.device}
 
     def observer(self):
-        """The virtual readers' lesion observer (trained once per run, cached) and its file's sha256."""
+        """The virtual readers' 1x lesion observer (trained in every sweep run) and its file's sha256."""
         path = self.root / "observer.json"
-        observer = cached_observer(self.data_root, self.manifest, path)
+        observer = sweep_observer(self.data_root, self.manifest, path)
         return observer, sha256_file(path)
 
     def folder(self, speed: float) -> Path:
