@@ -124,6 +124,14 @@ def test_invertible_smoothing_changes_little(validation):
     assert kappa >= 0.7
 
 
+def test_observer_response_is_calibrated_on_held_out_normal_candidates(validation):
+    """λ's own z (the template's response against the normal candidates of its body region in the
+    observer cohort) keeps mean ≈ 0 and SD ≈ 1 over the evaluation cohort's normal candidates."""
+    r = validation[0].set_index("class")
+    assert r["candidate_z_mean"].abs().max() <= 0.3
+    assert r["candidate_z_sd"].between(0.8, 1.25).all()
+
+
 def test_checks_table_names_every_test(validation):
     checks = validation[1]
     assert isinstance(checks, pd.DataFrame) and list(checks.columns) == ["test", "what", "value", "holds"]

@@ -14,7 +14,9 @@ known by construction and trains an adapted observer per class (`wbslib.readers.
 - null calibration: each class's z-map (`wbslib.readers.zmap`, fitted on the observer cohort with
   its metastases left out) over the bone of the evaluation cohort's normal patients has mean within ±0.1
   and SD within 0.9–1.1 (T5); the 1x null model applied to every class is reported beside it;
-- every class: both calls present and under 20 % tied λ (T6).
+- every class: both calls present and under 20 % tied λ (T6);
+- reported: the observer's own calibrated response (λ's z, per body region) over every candidate
+  of the normal patients' reads, ≈ mean 0 and SD 1 when its calibration carries over.
 Each evaluation scan is read at `VALIDATION_REPLICATES` independent thinnings per speed (the 1x
 scan and the truth once): one thinning's noise moved a 40-patient cohort's AUC by an SD of
 0.03–0.05 from one realisation to the next, which alone breaks T1's 0.03 and T3's bounds; the
@@ -110,8 +112,11 @@ def validate_observer(
     label). Each evaluation scan is read at `replicates` independent thinnings per speed (its 1x
     and truth once): a class's AUC, sensitivity and specificity pool these reads, so a speed's
     result is not one noise realisation's luck. Results: class, auc, sensitivity, specificity,
-    tied_fraction, n_cases (patients), n_reads, lke_dprime, null_z_mean, null_z_sd (the class's
-    own null model) and null_z_sd_1x (the 1x null model's)."""
+    tied_fraction, n_cases (patients), n_reads, lke_dprime, candidate_z_mean and candidate_z_sd
+    (the observer's calibrated response over every candidate of the normal patients' reads: its
+    scanning statistic under the null, ≈ 0 and 1 when the class's region calibration carries
+    over to held-out images), null_z_mean, null_z_sd (the class's own null model) and
+    null_z_sd_1x (the 1x null model's)."""
     evaluation_cohort = list(evaluation_cohort)
     train = [(sid, validation_classes(c, t, sid, seed), les, int(y)) for sid, c, t, les, y in observer_cohort]
     evaluation = _evaluation(evaluation_cohort, seed, replicates)
@@ -128,6 +133,9 @@ def validate_observer(
             continue
         labels = evaluation.labels[name]
         lam = np.array([observer.decision(f) for f in evaluation.feats[name]])
+        normal_z = np.concatenate(
+            [observer.scores(f) for f, y in zip(evaluation.feats[name], labels) if y == 0] or [np.full(1, np.nan)]
+        )
         calls[name] = (lam > observer.threshold).astype(int)
         present = [
             x
@@ -151,6 +159,8 @@ def validate_observer(
                 "n_cases": len(evaluation_cohort),
                 "n_reads": len(lam),
                 "lke_dprime": detectability(present, absent) if present else np.nan,
+                "candidate_z_mean": float(normal_z.mean()),
+                "candidate_z_sd": float(normal_z.std()),
                 **z_row,
             }
         )
@@ -161,6 +171,7 @@ def validate_observer(
             ]
             lam_1x = (lam, np.array(gained))
     columns = ["class", "auc", "sensitivity", "specificity", "tied_fraction", "n_cases", "n_reads", "lke_dprime"]
+    columns += ["candidate_z_mean", "candidate_z_sd"]
     columns += ["null_z_mean", "null_z_sd", "null_z_sd_1x"]
     results = pd.DataFrame(rows, columns=columns)
     return results, _checks(results.set_index("class"), calls, lam_1x)
