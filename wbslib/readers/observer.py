@@ -93,7 +93,6 @@ class Observer:
         return atlas, np.asarray(self.mean), np.asarray(self.scale), np.asarray(self.coef)
 
     def scores(self, feats: ImageFeatures) -> np.ndarray:
-        """Logit of every candidate of one image set."""
         """Calibrated response z of every candidate of one image set (region SDs)."""
         atlas, mean, scale, coef = self._arrays
         logit = ((model_inputs(feats.features, feats.where[:, 0], atlas) - mean) / scale) @ coef + self.intercept

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -153,8 +154,10 @@ class Sweep:
         }
         self.image_options = {"enhance_thinned": self.cfg["enhance_thinned"], "device": self.device}
 
+    @cached_property
     def observer(self):
-        """The virtual readers' 1x lesion observer (trained in every sweep run) and its file's sha256."""
+        """The virtual readers' 1x lesion observer (trained once per sweep run, for all its speeds)
+        and its file's sha256."""
         path = self.root / "observer.json"
         observer = sweep_observer(self.data_root, self.manifest, path)
         return observer, sha256_file(path)
@@ -243,7 +246,7 @@ def _evaluate(sweep: Sweep, folder: Path, speed: float, checkpoints: dict[str, P
 def run_speed(sweep: Sweep, speed: float) -> bool:
     """Evaluate one speed (1.0 = the reference) unless done; True when it was computed now."""
     checkpoints = sweep.checkpoints(speed) if speed != 1.0 else {}
-    observer, observer_sha = sweep.observer()
+    observer, observer_sha = sweep.observer
     inputs = {
         **sweep.identity,
         "speed": speed,
