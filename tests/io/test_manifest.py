@@ -188,6 +188,7 @@ GOOD = {
         ("path", "../b.dcm", "not a relative POSIX path"),
         ("sha256", "abc", "sha256 is not 64"),
         ("counts_accumulated", "-3", "counts_accumulated '-3'"),
+        ("counts_accumulated", "1E100", "counts_accumulated '1E100' is not a whole number ≥ 0 (below 2^63)"),
         ("label", "2", "label '2' is not 1, 0 or empty"),
         ("split", "dev", "split 'dev'"),
         ("source", "pacs", "source 'pacs'"),

@@ -39,6 +39,7 @@ SPEED_DECIMALS = 2  # speed factors are stored to 0.01 (20 cm/min stored as 3.33
 STUDY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 MAX_LISTED = 8
+INT64_MAX = 2**63 - 1  # counts and labels are stored as nullable Int64
 
 
 def _text(value: object) -> str:
@@ -92,10 +93,12 @@ def _row_problems(row: dict) -> tuple[list[str], dict]:
     for column, allowed in (("counts_accumulated", None), ("label", (0, 1))):
         try:
             out[column] = _integer(_text(row[column]))
-            if out[column] is not None and (out[column] < 0 or (allowed and out[column] not in allowed)):
+            if out[column] is not None and (
+                not 0 <= out[column] <= INT64_MAX or (allowed and out[column] not in allowed)
+            ):
                 raise ValueError
         except ValueError:
-            what = "1, 0 or empty" if allowed else "a whole number ≥ 0 or empty"
+            what = "1, 0 or empty" if allowed else "a whole number ≥ 0 (below 2^63) or empty"
             bad.append(f"{column} {_text(row[column])!r} is not {what}")
             out[column] = None
     for column, allowed in (("split", SPLITS), ("source", SOURCES)):
