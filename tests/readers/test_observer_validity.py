@@ -27,6 +27,7 @@ from wbslib.readers.validation import (
     validate_observer,
     validation_classes,
 )
+from wbslib.readers.validity_checks import COLUMNS
 
 N_OBSERVER, N_EVALUATION = 40, 60
 REPLICATES = VALIDATION_REPLICATES
@@ -134,7 +135,9 @@ def test_observer_response_is_calibrated_on_held_out_normal_candidates(validatio
 
 def test_checks_table_names_every_test(validation):
     checks = validation[1]
-    assert isinstance(checks, pd.DataFrame) and list(checks.columns) == ["test", "what", "value", "holds"]
+    assert isinstance(checks, pd.DataFrame) and list(checks.columns) == COLUMNS
+    sampled = checks.dropna(subset=["ci_low"])  # T1's AUC rise, T2 and T3: statistics of the 60 patients' reads
+    assert len(sampled) == 6 and (sampled["ci_low"] < sampled["ci_high"]).all() and sampled["within_sampling"].all()
     assert sorted(checks["test"].unique()) == [
         "T1 speed",
         "T2 truth",
