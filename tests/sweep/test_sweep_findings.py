@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from wbslib.sweep.analysis import NONE_FOUND
-from wbslib.sweep.findings import decision_table, difference, findings_html, headline
+from wbslib.sweep.findings import decision_table, difference, enhancement_gains, findings_html, gain_flags, headline
 
 SUMMARY = {
     "alpha": 0.025,
@@ -61,3 +62,42 @@ def test_box_opens_with_the_fastest_non_inferior_speed():
     assert headline(SUMMARY) == (
         f"Fastest speed non-inferior to 1x: real model 2.5x, simu model {NONE_FOUND} (phantom, virtual readers)."
     )
+
+
+def results_with(auc: dict[tuple[float, str], tuple[float, float]]) -> pd.DataFrame:
+    """A results table holding only AUCs: {(speed, group): (adapted, unadapted)}."""
+    rows = [
+        {"speed": speed, "group": group, "metric": metric, "estimate": value}
+        for (speed, group), pair in auc.items()
+        for metric, value in zip(("auc", "auc_unadapted"), pair)
+    ]
+    return pd.DataFrame(rows + [{"speed": 4.0, "group": "4x-real", "metric": "ssim", "estimate": 0.99}])
+
+
+def test_enhanced_sets_are_compared_with_the_scan_they_enhanced_and_large_gains_flagged():
+    results = results_with(
+        {
+            (1.0, "1x"): (0.82, 0.82),
+            (1.0, "truth"): (0.80, 0.78),
+            (4.0, "4x"): (0.60, 0.62),
+            (4.0, "4x-real"): (0.75, 0.70),
+            (4.0, "4x-thin"): (0.70, 0.71),
+            (4.0, "4x-thin-simu"): (0.75, 0.60),
+        }
+    )
+    gains = enhancement_gains(results).set_index(["group", "analysis"])
+    assert sorted(gains.index) == [
+        ("4x-real", "adapted"),
+        ("4x-real", "unadapted"),
+        ("4x-thin-simu", "adapted"),
+        ("4x-thin-simu", "unadapted"),
+    ]  # raw, thinned and truth are inputs or references, not enhancement
+    assert gains.loc[("4x-real", "adapted"), "auc_input"] == 0.60
+    assert gains.loc[("4x-real", "adapted"), "gain_vs_input"] == pytest.approx(0.15)
+    assert gains.loc[("4x-thin-simu", "adapted"), "auc_input"] == 0.70  # against the thinned scan
+    assert gains["flag"].tolist() == [True, False, False, False]
+    (sentence,) = gain_flags(enhancement_gains(results))
+    assert sentence.startswith("Flag: 4x-real (adapted reader) reads +0.15 AUC over the scan it enhanced")
+    box = findings_html({"summary": SUMMARY, "noninferiority": DECISIONS, "results": results})
+    assert "<strong>Flag: 4x-real" in box
+    assert "Flag:" not in findings_html({"summary": SUMMARY, "noninferiority": DECISIONS})

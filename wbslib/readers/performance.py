@@ -80,9 +80,7 @@ def observer_performance(decisions: pd.DataFrame) -> pd.DataFrame:
                 "specificity": float(1 - call[y == 0].mean()) if (y == 0).any() else np.nan,
                 "n_cases": len(d),
                 "tied_fraction": tied_fraction(d["decision"]),
-                "localisation": float(d.loc[y == 1, "on_lesion"].mean())
-                if "on_lesion" in d and (y == 1).any()
-                else np.nan,
+                "localisation": _localisation(d, y),
                 "reference": group == TRUTH,
             }
         )
