@@ -62,6 +62,8 @@ def test_identical_classes_hold_every_check_with_a_point_interval():
     assert checks.at["AUC(2x smoothed) − AUC(2x)", "value"] == 0.0
     assert checks.loc["AUC(2x smoothed) − AUC(2x)", ["ci_low", "ci_high"]].tolist() == [0.0, 0.0]
     assert checks.at["κ of the calls, 2x smoothed vs 2x", "value"] == pytest.approx(1.0)
+    # d′ falling as 1/√s sits 0.1 above the lower bound at every speed beyond 1x (1x's ratio is 1 by definition)
+    assert checks.at["least margin of d′(s)/d′(1) inside [1/√s − 0.1, 1]", "value"] == pytest.approx(0.1)
     bounds = checks["bound"].to_dict()
     assert bounds["largest AUC rise from one speed to the next"] == "≤ 0.03"
     assert bounds["AUC(truth) − AUC(1x)"] == "≥ -0.02"
