@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from wbslib.core.errors import ReaderStudyError
+from wbslib.metrics.lesion import disk
 from wbslib.readers.atlas import cell_index, cell_statistics
 from wbslib.readers.candidates import SIGMA_LESION_PX, body_position, view_maps
 from wbslib.readers.observer import lesion_column, lesion_radius_px, malignant_lesions
@@ -46,12 +47,10 @@ def _metastases(shape: tuple[int, int, int], lesions: pd.DataFrame | None) -> np
     mask = np.zeros(shape, bool)
     if lesions is None or lesions.empty:
         return mask
-    rows, cols = np.mgrid[0 : shape[1], 0 : shape[2]]
     for _, lesion in malignant_lesions(lesions).iterrows():
         reach = lesion_radius_px(lesion) + EXCLUDE_MARGIN_PX
         for v in range(shape[0]):
-            col = lesion_column(lesion, v, shape[2])
-            mask[v] |= np.hypot(rows - float(lesion["row"]), cols - col) <= reach
+            mask[v] |= disk(shape[1:], (float(lesion["row"]), float(lesion_column(lesion, v, shape[2]))), reach)
     return mask
 
 
