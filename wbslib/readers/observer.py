@@ -53,6 +53,7 @@ from sklearn.linear_model import LogisticRegression
 from wbslib.core.errors import ReaderStudyError
 from wbslib.core.fileio import write_text
 from wbslib.core.scan import PIXEL_MM
+from wbslib.metrics.lesion import lesion_radius_px
 from wbslib.readers.atlas import ATLAS_FEATURES, COL_BINS, REGIONS, ROW_BINS, atlas_z, fit_atlas, regions
 from wbslib.readers.candidates import FEATURES, ImageFeatures, image_features
 
@@ -149,9 +150,10 @@ def malignant_lesions(lesions: pd.DataFrame) -> pd.DataFrame:
     return lesions[lesions["malignant"].astype(str).str.lower().isin(("true", "1", "1.0"))]
 
 
-def lesion_radius_px(lesion, pixel_mm: float = PIXEL_MM) -> float:
-    """A lesion's radius in pixels (at least 2 px: the smallest spot the phantom draws spans that)."""
-    return max(float(lesion["diameter_mm"]) / 2.0 / pixel_mm, 2.0)
+def spot_radius_px(lesion, pixel_mm: float = PIXEL_MM) -> float:
+    """A truth-table lesion's radius in pixels as the observer sees it: at least 2 px, the smallest
+    spot the phantom draws spans that (`metrics.lesion.lesion_radius_px`, floored at 2)."""
+    return max(lesion_radius_px(float(lesion["diameter_mm"]), pixel_mm), 2.0)
 
 
 def lesion_column(lesion, view, cols: int):
@@ -170,7 +172,7 @@ def candidate_labels(
     """
     labels = np.zeros(len(feats.where), np.int64)
     for _, lesion in malignant_lesions(lesions).iterrows():
-        reach = lesion_radius_px(lesion, pixel_mm) + LABEL_MARGIN_PX
+        reach = spot_radius_px(lesion, pixel_mm) + LABEL_MARGIN_PX
         col = lesion_column(lesion, feats.where[:, 0], cols)
         near = np.hypot(feats.where[:, 1] - float(lesion["row"]), feats.where[:, 2] - col) <= reach
         labels[near] = 1

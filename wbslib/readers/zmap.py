@@ -26,7 +26,7 @@ from wbslib.core.errors import ReaderStudyError
 from wbslib.metrics.lesion import disk
 from wbslib.readers.atlas import cell_index, cell_statistics
 from wbslib.readers.candidates import SIGMA_LESION_PX, body_position, view_maps
-from wbslib.readers.observer import lesion_column, lesion_radius_px, malignant_lesions
+from wbslib.readers.observer import lesion_column, malignant_lesions, spot_radius_px
 
 EXCLUDE_MARGIN_PX = 3 * SIGMA_LESION_PX  # beyond a metastasis's edge its contrast fades within this
 Z_MEAN_LIMIT = 0.1  # T5: |mean z| over held-out normal bone
@@ -48,7 +48,7 @@ def _metastases(shape: tuple[int, int, int], lesions: pd.DataFrame | None) -> np
     if lesions is None or lesions.empty:
         return mask
     for _, lesion in malignant_lesions(lesions).iterrows():
-        reach = lesion_radius_px(lesion) + EXCLUDE_MARGIN_PX
+        reach = spot_radius_px(lesion) + EXCLUDE_MARGIN_PX
         for v in range(shape[0]):
             mask[v] |= disk(shape[1:], (float(lesion["row"]), float(lesion_column(lesion, v, shape[2]))), reach)
     return mask
